@@ -1,0 +1,175 @@
+"""Splitting an article into the units a prompt is called on.
+
+- `whole`: the article in one call, or in overlapping chunks when it exceeds
+  the budget (`chunk_chars`, `overlap_chars` prompt options).
+- `passages`: deterministic detection of attributed passages (quotes, reporting
+  verbs, "according to"); consecutive attributed sentences of one paragraph are
+  grouped, and each group is one small call with the sentence before it as
+  context.
+
+Every unit carries its `[start, end)` offsets so evidence is grounded inside
+the unit first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+REPORTING_VERBS = (
+    "said|says|say|saying|told|tells|stated|states|added|adds|noted|notes|warned|warns|claimed|claims|"
+    "argued|argues|insisted|insists|explained|explains|announced|announces|declared|declares|stressed|"
+    "stresses|emphasi[sz]ed|emphasi[sz]es|asserted|asserts|acknowledged|acknowledges|admitted|admits|"
+    "denied|denies|urged|urges|wrote|writes|tweeted|tweets|suggested|suggests|commented|comments|"
+    "replied|replies|responded|responds|remarked|remarks|confirmed|confirms|believes|believed|"
+    "predicted|predicts|vowed|vows|pledged|pledges|promised|promises|rejected|rejects|criticized|"
+    "criticised|criticizes|criticises|praised|praises|welcomed|welcomes|called for|calls for|"
+    "pointed out|points out|made clear|makes clear|reiterated|reiterates|accused|accuses|"
+    "described|describes|dismissed|dismisses|maintained|maintains|hopes|hoped|expects|expected|"
+    "quoted|cited|reported|reports|congratulated|congratulates|refused|refuses|declined|declines|"
+    "concluded|concludes|rule out|ruled out|recalled|recalls|thinks|thought|considers|considered|observed|observes"
+)
+_REPORTING = re.compile(rf"\b({REPORTING_VERBS})\b|\baccording to\b", re.IGNORECASE)
+_QUOTE = re.compile(r"[\"“”«»]|(?:^|\s)‘|’(?:\s|$)")
+_QUOTED_WORDS = re.compile(r"[\"“«]([^\"”»]{12,})[\"”»]")
+# Sentence end: . ! ? (optionally followed by a closing quote), then space, then a capital or quote.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’»]?\s+(?=[\"“‘«(\[]?[A-Z0-9])")
+_ABBREVIATIONS = re.compile(
+    r"\b(Mr|Mrs|Ms|Dr|Prof|Sen|Rep|Gov|Gen|Col|Lt|St|Jr|Sr|Inc|Ltd|Co|Corp|vs|No|U\.S|U\.K|U\.N|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.$"
+)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    start: int
+    end: int
+    paragraph: int
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One call's worth of text: a passage or a chunk, with its offsets."""
+
+    index: int
+    start: int
+    end: int
+    text: str
+    context: str = ""
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Sentences with offsets; paragraphs are separated by newlines."""
+    sentences: list[Sentence] = []
+    paragraph = 0
+    for para in re.finditer(r"[^\n]+", text):
+        chunk = para.group(0)
+        if not chunk.strip():
+            continue
+        base = para.start()
+        cursor = 0
+        for match in _SENTENCE_END.finditer(chunk):
+            candidate = chunk[cursor : match.start() + len(match.group(0).rstrip())]
+            if _ABBREVIATIONS.search(candidate.rstrip("\"”’» ")):
+                continue
+            end = match.start() + len(match.group(0)) - len(match.group(0).lstrip("\"”’»"))
+            end = match.start() + (len(match.group(0)) - len(match.group(0).lstrip("\"”’»")))
+            _append(sentences, text, base + cursor, base + end, paragraph)
+            cursor = match.end()
+        _append(sentences, text, base + cursor, base + len(chunk), paragraph)
+        paragraph += 1
+    return sentences
+
+
+def _append(out: list[Sentence], text: str, start: int, end: int, paragraph: int) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        out.append(Sentence(start, end, paragraph))
+
+
+def is_attributed(sentence: str) -> bool:
+    """A sentence that reports what someone said: a reporting verb, or a real quote."""
+    if len(sentence) < 25:
+        return False
+    return bool(_REPORTING.search(sentence) or _QUOTED_WORDS.search(sentence))
+
+
+def _opens_quote(sentence: str) -> bool:
+    """More opening than closing quote marks: the quotation continues."""
+    opens = sentence.count("“") + sentence.count("«")
+    closes = sentence.count("”") + sentence.count("»")
+    straight = sentence.count('"')
+    return opens > closes or straight % 2 == 1
+
+
+def passage_units(text: str, *, max_sentences: int = 3, max_chars: int = 700, context_sentences: int = 1) -> list[Unit]:
+    """Attributed passages: each attributed sentence starts one, and the sentences
+    that continue its quotation (no reporting verb of their own, same paragraph)
+    join it, up to `max_sentences` and `max_chars`."""
+    sentences = split_sentences(text)
+    groups: list[list[int]] = []
+    open_quote = False
+    for i, sentence in enumerate(sentences):
+        body = text[sentence.start : sentence.end]
+        last = groups[-1] if groups else None
+        continues = (
+            last is not None
+            and last[-1] == i - 1
+            and sentences[last[0]].paragraph == sentence.paragraph
+            and len(last) < max_sentences
+            and sentence.end - sentences[last[0]].start <= max_chars
+            and open_quote
+            and not _REPORTING.search(body.split("”")[-1] if "”" in body else "")
+        )
+        if continues and last is not None:
+            last.append(i)
+            open_quote = not _closes_quote(body)
+        elif is_attributed(body) or (open_quote is False and body[:1] in "“«\"" and len(body) > 40):
+            groups.append([i])
+            open_quote = _opens_quote(body)
+        else:
+            open_quote = False
+    units = []
+    for index, group in enumerate(groups):
+        first, last_s = sentences[group[0]], sentences[group[-1]]
+        before = sentences[max(0, group[0] - context_sentences) : group[0]]
+        context = " ".join(text[s.start : s.end] for s in before)
+        units.append(Unit(index, first.start, last_s.end, text[first.start : last_s.end], context))
+    return units
+
+
+def _closes_quote(sentence: str) -> bool:
+    return "”" in sentence or "»" in sentence or sentence.count('"') % 2 == 1
+
+
+def chunk_units(text: str, *, chunk_chars: int = 6000, overlap_chars: int = 600) -> list[Unit]:
+    """The whole article, or overlapping chunks cut at paragraph or sentence ends."""
+    if len(text) <= chunk_chars:
+        return [Unit(0, 0, len(text), text)]
+    units: list[Unit] = []
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + chunk_chars)
+        if end < len(text):
+            cut = max(text.rfind("\n", start + chunk_chars // 2, end), text.rfind(". ", start + chunk_chars // 2, end))
+            if cut > start:
+                end = cut + 1
+        units.append(Unit(len(units), start, end, text[start:end]))
+        if end >= len(text):
+            break
+        start = max(end - overlap_chars, start + 1)
+    return units
+
+
+def iter_title(text: str) -> Iterator[str]:
+    for line in text.splitlines():
+        if line.strip():
+            yield line.strip()[:200]
+            return
+
+
+def article_title(text: str) -> str:
+    return next(iter_title(text), "")
