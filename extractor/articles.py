@@ -62,10 +62,11 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    high = [b for b in data if b >= 0x80]
-    # cp1251 puts Cyrillic letters at 0xC0-0xFF; latin-1 text uses few of them.
-    cyrillic = sum(1 for b in high if b >= 0xC0)
-    if high and cyrillic / len(high) > 0.6 and len(high) > 0.3 * len(data.split()):
+    # cp1251 Cyrillic words are runs of high bytes; latin-1 accents sit alone
+    # between ASCII letters ("déclaré"). Most high bytes in runs means Cyrillic.
+    high = sum(1 for b in data if b >= 0x80)
+    in_runs = sum(len(m.group(0)) for m in re.finditer(rb"[\x80-\xff]{3,}", data))
+    if high and in_runs / high > 0.6:
         return data.decode("cp1251"), "cp1251"
     return data.decode("latin-1"), "latin-1"
 

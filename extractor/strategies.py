@@ -106,43 +106,36 @@ def _opens_quote(sentence: str) -> bool:
 
 
 def passage_units(text: str, *, max_sentences: int = 3, max_chars: int = 700, context_sentences: int = 1) -> list[Unit]:
-    """Attributed passages: each attributed sentence starts one, and the sentences
-    that continue its quotation (no reporting verb of their own, same paragraph)
-    join it, up to `max_sentences` and `max_chars`."""
+    """Attributed passages. A sentence that leaves a quotation open is joined by
+    the sentences that continue it (same paragraph, up to `max_sentences` and
+    `max_chars`); a group is kept when its text is attributed."""
     sentences = split_sentences(text)
     groups: list[list[int]] = []
     open_quote = False
     for i, sentence in enumerate(sentences):
-        body = text[sentence.start : sentence.end]
         last = groups[-1] if groups else None
-        continues = (
-            last is not None
-            and last[-1] == i - 1
+        if (
+            open_quote
+            and last is not None
             and sentences[last[0]].paragraph == sentence.paragraph
             and len(last) < max_sentences
             and sentence.end - sentences[last[0]].start <= max_chars
-            and open_quote
-            and not _REPORTING.search(body.split("”")[-1] if "”" in body else "")
-        )
-        if continues and last is not None:
+        ):
             last.append(i)
-            open_quote = not _closes_quote(body)
-        elif is_attributed(body) or (open_quote is False and body[:1] in "“«\"" and len(body) > 40):
-            groups.append([i])
-            open_quote = _opens_quote(body)
         else:
-            open_quote = False
-    units = []
-    for index, group in enumerate(groups):
+            groups.append([i])
+            last = groups[-1]
+        open_quote = _opens_quote(text[sentences[last[0]].start : sentence.end])
+    units: list[Unit] = []
+    for group in groups:
         first, last_s = sentences[group[0]], sentences[group[-1]]
+        body = text[first.start : last_s.end]
+        if not is_attributed(body):
+            continue
         before = sentences[max(0, group[0] - context_sentences) : group[0]]
         context = " ".join(text[s.start : s.end] for s in before)
-        units.append(Unit(index, first.start, last_s.end, text[first.start : last_s.end], context))
+        units.append(Unit(len(units), first.start, last_s.end, body, context))
     return units
-
-
-def _closes_quote(sentence: str) -> bool:
-    return "”" in sentence or "»" in sentence or sentence.count('"') % 2 == 1
 
 
 def chunk_units(text: str, *, chunk_chars: int = 6000, overlap_chars: int = 600) -> list[Unit]:
