@@ -25,13 +25,13 @@ _OPEN = "\"“«"
 _CLOSE = "\"”»"
 _QUOTE_SPAN = re.compile(r"[\"“«]([^\"“”«»]{8,})[\"”»]?")
 _AFTER_VERB = re.compile(
-    rf"\b(?:{REPORTING_VERBS})\b(?:\s+(?:on|in|at|to|during)\s+[^,]{{1,60}})?[,:]?\s+(?:that\s+)?",
-    re.IGNORECASE,
+    # the verb; for "told"/"tells", its object ("reporters", "the BBC", "MPs");
+    # then an optional time or place ("on Monday"); then an optional "that".
+    rf"\b(?:(?i:told|tells|tell)\s+(?:(?i:reporters|journalists|the\s+press|the\s+media|a\s+news\s+conference)|"
+    rf"(?:the\s+)?[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*)*)|(?i:{REPORTING_VERBS}))\b"
+    rf"(?:\s+(?:on|in|at|to|during|last|this)\s+[\w'’-]+(?:\s+[A-Z\d][\w'’-]*)*)?[,:]?\s+(?:that\s+)?"
 )
 _ACCORDING = re.compile(r"\baccording to\s+[^,]{2,80},\s*", re.IGNORECASE)
-_TRAILING_ATTRIBUTION = re.compile(
-    rf",?\s*(?:{REPORTING_VERBS})\s+[A-Z][\w.\- ]{{1,60}}\.?$|,?\s*[A-Z][\w.\- ]{{1,60}}\s+(?:{REPORTING_VERBS})\.?$"
-)
 CONDITION_MARKERS = (
     r"only after|only if|only when|as soon as|as long as|provided that|provided|on condition that|"
     r"unless|until|till|once|if|in case"
@@ -69,15 +69,22 @@ def evidence_in_unit(article: str, unit: Unit) -> Evidence:
         s, e = _trim(text, according.end(), len(text))
         return Evidence(unit.start + s, unit.start + _strip_final_period(text, s, e), direct=False)
     verb = _AFTER_VERB.search(text)
-    if verb and verb.end() < len(text) - 15:
-        s, e = _trim(text, verb.end(), len(text))
-        return Evidence(unit.start + s, unit.start + _strip_final_period(text, s, e), direct=False)
-    trailing = _TRAILING_ATTRIBUTION.search(text)
-    if trailing and trailing.start() > 15:
-        s, e = _trim(text, 0, trailing.start())
-        return Evidence(unit.start + s, unit.start + e, direct=False)
+    if verb:
+        # "X said that Y" reports Y after the verb; "Y, X said" / "Y, concluded X"
+        # reports it before. The reported clause is the longer side.
+        after = _trim(text, verb.end(), len(text))
+        before = _trim(text, 0, _clause_start(text, verb.start()))
+        s, e = after if after[1] - after[0] >= before[1] - before[0] else before
+        if e - s >= 15:
+            return Evidence(unit.start + s, unit.start + _strip_final_period(text, s, e), direct=False)
     s, e = _trim(text, 0, len(text))
     return Evidence(unit.start + s, unit.start + _strip_final_period(text, s, e), direct=False)
+
+
+def _clause_start(text: str, verb_start: int) -> int:
+    """Where the attribution phrase before a reporting verb begins: the last comma."""
+    comma = text.rfind(",", 0, verb_start)
+    return comma if comma > 0 else 0
 
 
 def _strip_final_period(text: str, start: int, end: int) -> int:
@@ -103,8 +110,15 @@ def speaker_aliases(article: str, speaker: str) -> list[str]:
     return aliases
 
 
+_LOWER_STARTS = {"the", "a", "an", "it", "its", "this", "that", "these", "those", "there", "they", "we", "he", "she", "our", "their", "his", "her"}
+
+
 def paraphrase(speaker: str, evidence: str, direct: bool) -> str:
+    """One sentence from the speaker and the evidence (the labels kind has no model paraphrase)."""
     body = " ".join(evidence.split()).strip().rstrip(".")
     if direct:
         return f'{speaker} says: "{body}".'
-    return f"{speaker} says that {body[:1].lower() + body[1:] if body[:2] != body[:2].upper() else body}."
+    first, _, rest = body.partition(" ")
+    if first.lower() in _LOWER_STARTS:
+        body = f"{first.lower()} {rest}".strip()
+    return f"{speaker} says that {body}."

@@ -158,7 +158,6 @@ class Extractor:
         messages = base
         usage = Usage()
         cached_calls = 0
-        duplicates = 0
         best: CheckedAnswer | None = None
         window = (unit.start, unit.end)
         for _attempt in range(self.options.max_retries + 1):
@@ -169,9 +168,8 @@ class Extractor:
                 raise ProviderError(f"model refused: {completion.refusal[:200]}")
             if self.response_kind == "labels":
                 checked = check_label(completion.text, article.text, unit, self.prompt.meta.options.conditions)
-                # A repeated label is no fault of the answer: drop it, don't re-ask.
                 repeated = [c for c in checked.kept if is_duplicate(c, kept)]
-                duplicates += len(repeated)
+                checked.repeated = len(repeated)
                 checked.kept = [c for c in checked.kept if c not in repeated]
             else:
                 checked = check_answer(completion.text, article.text, window, kept)
@@ -188,8 +186,7 @@ class Extractor:
         dropped: Counter[str] = Counter(p.reason for p in best.problems if p.index is not None)
         if not best.parsed:
             dropped["invalid_answer"] += 1
-        if duplicates and not best.kept:
-            dropped["duplicate"] += 1
+        dropped["duplicate"] += best.repeated
         claims = list(best.kept)
         if self.options.keep_unaligned:
             claims.extend(best.unaligned)

@@ -44,6 +44,9 @@ class CheckedAnswer:
     unaligned: list[Claim] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     parsed: bool = False
+    # Claims already kept from an earlier unit (e.g. a chunk overlap): dropped
+    # and counted, but no fault of this answer, so not a reason to re-ask.
+    repeated: int = 0
 
     @property
     def ok(self) -> bool:
@@ -154,8 +157,11 @@ def check_answer(
             )
             result.unaligned.append(claim)
             continue
-        if is_duplicate(claim, already_kept + result.kept):
+        if is_duplicate(claim, result.kept):
             result.problems.append(Problem(index, "claim", "duplicate", "repeats an earlier claim"))
+            continue
+        if is_duplicate(claim, already_kept):
+            result.repeated += 1
             continue
         result.kept.append(claim)
     return result

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from itertools import pairwise
 from pathlib import Path
 
 from extractor.articles import Article
@@ -154,3 +155,28 @@ def test_request_is_deterministic_for_the_cache() -> None:
     run(provider)
     assert seen[0].cache_key("m") == seen[1].cache_key("m")
     assert seen[0].cache_key("m") != seen[0].cache_key("other-model")
+
+
+def test_whole_strategy_chunks_long_articles_with_overlap_and_dedups() -> None:
+    from extractor.strategies import chunk_units
+
+    sentence = "Mayor Anna Berg said the audit must come first. "
+    text = "Title\n\n" + "Filler words here. " * 300 + sentence + "Filler words here. " * 400
+    units = chunk_units(text, chunk_chars=6000, overlap_chars=600)
+    assert len(units) >= 2
+    assert sum(sentence.strip() in u.text for u in units) == 2, "the claim sits in the overlap"
+    assert all(b.start < a.end for a, b in pairwise(units)), "chunks overlap"
+    assert units[0].start == 0 and units[-1].end == len(text)
+
+    def answer_for(request: CompletionRequest) -> str:
+        user = request.messages[-1][1]
+        if "the audit must come first" in user:
+            return answer(claim("the audit must come first"))
+        return answer()
+
+    article = Article(id="long", source="t", text=text)
+    extractor = Extractor(load_prompt("claims-whole@v1", ROOT / "prompts"), FakeProvider(answer_for), ExtractOptions())
+    result = asyncio.run(extractor.extract_article(article))
+    assert result.extraction is not None
+    assert len(result.extraction.claims) == 1, "the same claim seen in two overlapping chunks is kept once"
+    assert len(extractor.provider.requests) == len(extractor.units(text))  # type: ignore[attr-defined]

