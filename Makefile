@@ -18,7 +18,7 @@ demo: setup
 	rm -rf runs/demo
 	$(BIN)/extractor extract seeds/ -o runs/demo
 	$(BIN)/extractor runs show runs/demo
-	$(BIN)/extractor eval runs/demo --gold evals/gold
+	$(BIN)/extractor eval runs/demo --gold evals/gold --only-run-articles
 
 lint: setup
 	$(BIN)/ruff check extractor tests benchmarks

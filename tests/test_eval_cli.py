@@ -261,3 +261,30 @@ def test_missing_run_folder_is_an_error(project: Path) -> None:
     result = run_eval("nope", "--gold", "gold")
     assert result.exit_code == 1
     assert result.output.startswith("Error: nope: no such run folder")
+
+
+def test_only_run_articles_scores_a_partial_run(tmp_path: Path) -> None:
+    """A run over some of the gold articles: by default the others count as missed."""
+    gold_dir = tmp_path / "gold"
+    gold_dir.mkdir()
+    article = "Title\n\nAnna Berg said the plan is fine."
+    (tmp_path / "a1.txt").write_text(article, encoding="utf-8")
+    (tmp_path / "a2.txt").write_text(article, encoding="utf-8")
+    claim = {
+        "speaker": "Anna Berg", "speaker_aliases": [], "speaker_type": "person", "target": "the plan",
+        "claim": "c", "stance": "support", "conditions": [], "attribution": "indirect", "evidence": "the plan is fine",
+    }
+    for article_id in ("a1", "a2"):
+        (gold_dir / f"{article_id}.json").write_text(json.dumps({"article_id": article_id, "annotator": "t", "claims": [claim]}))
+    start = article.index("the plan is fine")
+    predicted = {**claim, "evidence_span": {"start": start, "end": start + 16}, "grounding": "exact"}
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "extractions.jsonl").write_text(json.dumps({
+        "article_id": "a1", "article_sha256": "x", "claims": [predicted], "prompt": "p", "model": "m",
+    }) + "\n")
+    args = ["eval", str(run), "--gold", str(gold_dir), "--articles", str(tmp_path), "--json"]
+    full = json.loads(CliRunner().invoke(cli, args).stdout)
+    partial = json.loads(CliRunner().invoke(cli, [*args, "--only-run-articles"]).stdout)
+    assert full["claims"]["lenient"]["recall"] == 0.5  # 1 of 2 gold claims
+    assert partial["claims"]["lenient"]["recall"] == 1.0

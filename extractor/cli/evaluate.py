@@ -50,6 +50,10 @@ def article_paths(explicit: Sequence[Path], manifest: dict[str, Any] | None = No
     "--articles", multiple=True, type=click.Path(path_type=Path),
     help="Article files or folders (repeatable). Default: the run's inputs, seeds/, evals/articles/.",
 )
+@click.option(
+    "--only-run-articles", is_flag=True,
+    help="Score only the gold articles the run contains (by default a gold article missing from the run counts as all missed).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--markdown", is_flag=True, help="Print the report as Markdown (PR comment, CI summary).")
 @click.option("--baseline", type=click.Path(path_type=Path), help="Gate against this baseline file.")
@@ -67,6 +71,7 @@ def eval_command(
     run_dir: Path,
     gold_dir: Path,
     articles: tuple[Path, ...],
+    only_run_articles: bool,
     as_json: bool,
     markdown: bool,
     baseline: Path | None,
@@ -100,7 +105,10 @@ def eval_command(
     if not gold:
         raise ExtractorError(f"{gold_dir}: no gold files (*.json)")
     texts = load_article_texts(article_paths(articles, run.read_manifest()))
-    report = evaluate(load_predictions(run), gold, texts)
+    predictions = load_predictions(run)
+    if only_run_articles:
+        gold = {article_id: g for article_id, g in gold.items() if article_id in predictions}
+    report = evaluate(predictions, gold, texts)
     report["meta"]["run"] = str(run_dir)
     report["meta"]["gold"] = str(gold_dir)
 

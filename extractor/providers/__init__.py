@@ -97,6 +97,6 @@ def default_replay_stores(extra: list[Path], cache_dir: Path | None) -> list[Res
     dirs = list(extra)
     if not dirs and Path("evals/recordings").is_dir():
         dirs.append(Path("evals/recordings"))
-    if cache_dir is not None:
+    if cache_dir is not None and cache_dir not in dirs:
         dirs.append(cache_dir)
     return [ResponseStore(d) for d in dirs]
