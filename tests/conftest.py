@@ -11,6 +11,7 @@ from pathlib import Path
 
 # Keep every test away from the user's cache and from real keys.
 os.environ["EXTRACTOR_CACHE"] = tempfile.mkdtemp(prefix="extractor-test-cache-")
+os.environ["EXTRACTOR_DB"] = "off"
 os.environ.pop("OPENAI_API_KEY", None)
 os.environ.pop("EXTRACTOR_MODEL", None)
 os.environ.pop("OPENAI_BASE_URL", None)

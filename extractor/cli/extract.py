@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -16,12 +17,14 @@ from rich.table import Table
 
 from ..articles import InputProblem
 from ..cache import DEFAULT_CACHE_DIR, CachedProvider, ResponseStore
-from ..errors import UsageError
+from ..errors import ExtractorError, UsageError
 from ..pipeline import ArticleResult, ExtractOptions, Extractor
 from ..prompts import DEFAULT_PROMPT, load_prompt
 from ..providers import DEFAULT_MODEL, build_provider, default_replay_stores, known_models
 from ..runner import RunSummary, execute_run
+from ..runs import RunDir
 from ..secrets import register_secret
+from ..store import index_after_run
 from . import cli
 
 
@@ -73,7 +76,9 @@ def summary_table(summary: RunSummary) -> Table:
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
 @click.option("--record", "record_dir", type=click.Path(path_type=Path), help="Also store every response in this folder (commit it for replay).")
 @click.option("--replay-from", "replay_dirs", multiple=True, type=click.Path(path_type=Path), help="Recording folders for -m replay (default: evals/recordings and the cache).")
-@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per remote call.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True, help="Seconds per remote call (each attempt).")
+@click.option("--max-attempts", envvar="EXTRACTOR_MAX_ATTEMPTS", type=click.IntRange(1, 20), default=5, show_default=True,
+              help="Attempts per remote call on 429, 5xx, timeouts and dropped connections (backoff: $EXTRACTOR_BACKOFF_BASE, $EXTRACTOR_BACKOFF_CAP seconds).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 def extract_command(
     paths: tuple[Path, ...],
@@ -91,6 +96,7 @@ def extract_command(
     record_dir: Path | None,
     replay_dirs: tuple[Path, ...],
     timeout: float,
+    max_attempts: int,
     as_json: bool,
 ) -> None:
     """Extract claims from articles: .txt files, folders, or JSONL of {"id","text"}.
@@ -110,6 +116,7 @@ def extract_command(
         api_key=api_key,
         replay_stores=default_replay_stores(list(replay_dirs), cache.root if cache else None),
         timeout=timeout,
+        max_attempts=max_attempts,
     )
     if not model_id.startswith("replay"):
         read = [cache] if cache else []
@@ -121,9 +128,10 @@ def extract_command(
     run_dir = run_dir or _default_run_dir(prompt.ref, provider.model_id)
 
     err = Console(stderr=True)
+    progress_shown = show_progress()
     progress = Progress(
         TextColumn("[bold]extract"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
-        TimeElapsedColumn(), console=err, transient=True, disable=not show_progress(),
+        TimeElapsedColumn(), console=err, transient=True, disable=not progress_shown,
     )
     task = progress.add_task("extract", total=None, last="")
 
@@ -131,7 +139,8 @@ def extract_command(
         label = item.id if isinstance(item, InputProblem) else item.article.id
         progress.update(task, advance=1, last=label[:30])
 
-    with progress:
+    # A disabled rich Progress still prints a blank line to stderr when it stops.
+    with progress if progress_shown else contextlib.nullcontext():
         try:
             summary = execute_run(
                 extractor, list(paths), run_dir, resume=resume,
@@ -139,14 +148,31 @@ def extract_command(
             )
         except KeyboardInterrupt:
             progress.stop()
-            err.print(f"Interrupted: finished articles are saved in {run_dir}; continue with --resume -o {run_dir}")
-            raise
+            counts = _manifest_counts(run_dir)
+            saved = int(counts.get("articles", 0)) + int(counts.get("resumed_skipped", 0))
+            click.echo(
+                f"Interrupted: {saved} finished article(s) saved in {run_dir} ({counts.get('failed', 0)} failed); "
+                f"continue with --resume -o {run_dir}",
+                err=True,
+            )
+            sys.exit(130)
+    if warning := index_after_run(run_dir):
+        err.print(warning, highlight=False)
     if as_json:
         click.echo(json.dumps({"run_dir": str(run_dir), **summary.as_dict()}, indent=2))
     else:
         Console().print(summary_table(summary))
     if summary.failed:
         sys.exit(1)
+
+
+def _manifest_counts(run_dir: Path) -> dict[str, Any]:
+    """The counts an interrupted run recorded in its manifest (empty if unreadable)."""
+    try:
+        counts = RunDir(run_dir).read_manifest().get("counts")
+    except (ExtractorError, OSError):
+        return {}
+    return counts if isinstance(counts, dict) else {}
 
 
 @cli.group("models")
