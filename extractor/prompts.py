@@ -232,4 +232,4 @@ def list_prompts(directory: Path | None = None) -> list[Prompt]:
     return sorted(found, key=lambda p: (p.meta.id, p.meta.version))
 
 
-DEFAULT_PROMPT = "claims@v1"
+DEFAULT_PROMPT = "claims@v3"
