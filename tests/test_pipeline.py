@@ -102,12 +102,13 @@ def test_blank_fields_duplicates_and_loops_are_rejected() -> None:
     assert result.extraction.dropped == {"blank": 1, "duplicate": 1, "repetition": 1}
 
 
-def test_invalid_json_is_reasked_then_counted() -> None:
+def test_invalid_json_is_reasked_then_fails_the_article() -> None:
     provider = FakeProvider(lambda r: '{"claims": [')
     result = run(provider, max_retries=2)
     assert len(provider.requests) == 3
     assert "not valid JSON" in provider.requests[1].message_dicts()[-1]["content"]
-    assert result.extraction is not None and result.extraction.dropped == {"invalid_answer": 1}
+    assert result.extraction is None
+    assert result.failure == "no valid answer for any of 1 unit(s) after 2 re-ask(s): answer: not valid JSON (Expecting value at char 12)"
 
 
 def test_truncated_answer_gets_a_shorter_reask() -> None:

@@ -13,6 +13,7 @@ regression, 2 usage error.
 from __future__ import annotations
 
 import sys
+import traceback
 from typing import Any
 
 import click
@@ -35,12 +36,12 @@ class ExtractorGroup(click.Group):
             raise
         except UsageError as exc:
             if debug:
-                raise
+                _print_traceback(exc)
             click.echo(f"Error: {redact(str(exc))}", err=True)
             ctx.exit(2)
         except ExtractorError as exc:
             if debug:
-                raise
+                _print_traceback(exc)
             click.echo(f"Error: {redact(str(exc))}", err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
@@ -48,12 +49,18 @@ class ExtractorGroup(click.Group):
             ctx.exit(130)
         except Exception as exc:  # an unexpected bug: one line unless --debug
             if debug:
-                raise
+                _print_traceback(exc)
+                ctx.exit(1)
             click.echo(
                 f"Error: unexpected {type(exc).__name__}: {redact(str(exc))} (rerun with --debug for a traceback)",
                 err=True,
             )
             ctx.exit(1)
+
+
+def _print_traceback(exc: BaseException) -> None:
+    """--debug: the traceback, with keys redacted (SDK errors can quote headers)."""
+    click.echo(redact("".join(traceback.format_exception(exc))).rstrip(), err=True)
 
 
 @click.group(cls=ExtractorGroup, context_settings=CONTEXT_SETTINGS, help=__doc__)

@@ -147,7 +147,8 @@ def extract_command(
                 on_progress=on_progress, on_total=lambda n: progress.update(task, total=n),
             )
         except KeyboardInterrupt:
-            progress.stop()
+            if progress_shown:
+                progress.stop()
             counts = _manifest_counts(run_dir)
             saved = int(counts.get("articles", 0)) + int(counts.get("resumed_skipped", 0))
             click.echo(

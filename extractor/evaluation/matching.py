@@ -39,10 +39,10 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from ..schema import ClaimDraft
 
@@ -117,23 +117,40 @@ class MatchPair:
 
 
 def strip_diacritics(text: str) -> str:
+    if text.isascii():  # nothing to decompose or strip
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def word_tokens(text: str) -> list[str]:
     """Casefolded, diacritic-free word tokens (Unicode `\\w+`)."""
-    return _WORD.findall(strip_diacritics(text).casefold())
+    return list(_word_tokens(text))
 
 
-def token_jaccard(a: str, b: str) -> float:
-    """|A ∩ B| / |A ∪ B| over sets of word tokens; 1.0 when both are empty."""
-    left, right = set(word_tokens(a)), set(word_tokens(b))
+@lru_cache(maxsize=65536)
+def _word_tokens(text: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(strip_diacritics(text).casefold()))
+
+
+@lru_cache(maxsize=65536)
+def token_set(text: str) -> frozenset[str]:
+    """The set of `word_tokens` of `text` (cached: gold texts recur across runs)."""
+    return frozenset(_word_tokens(text))
+
+
+def _jaccard(left: frozenset[str], right: frozenset[str]) -> float:
     if not left and not right:
         return 1.0
     return len(left & right) / len(left | right)
 
 
+def token_jaccard(a: str, b: str) -> float:
+    """|A ∩ B| / |A ∪ B| over sets of word tokens; 1.0 when both are empty."""
+    return _jaccard(token_set(a), token_set(b))
+
+
+@lru_cache(maxsize=65536)
 def normalize_name(name: str) -> tuple[str, ...]:
     """A speaker name as words, without diacritics, case, punctuation or titles.
 
@@ -164,7 +181,16 @@ def speaker_names(claim: ClaimLike) -> list[tuple[str, ...]]:
 
 
 def name_sets_agree(a: Sequence[tuple[str, ...]], b: Sequence[tuple[str, ...]]) -> bool:
-    return any(names_agree(x, y) for x in a for y in b)
+    """Whether any name of `a` agrees with any name of `b` (`names_agree`)."""
+    for x in a:
+        if not x:
+            continue
+        last = x[-1]
+        for y in b:
+            # names_agree needs the same last word: checked here first, cheaply.
+            if y and y[-1] == last and names_agree(x, y):
+                return True
+    return False
 
 
 def speakers_agree(a: ClaimLike, b: ClaimLike) -> bool:
@@ -211,38 +237,116 @@ def claim_text_similarity(a: ClaimLike, b: ClaimLike) -> float:
     return token_jaccard(f"{a.claim} {a.target}", f"{b.claim} {b.target}")
 
 
+@dataclass(frozen=True)
+class PairSignals:
+    """Speaker agreement and evidence overlap of every (pred, gold) pair of one
+    article, computed once and shared by the thresholds (`match_claims(...,
+    signals=...)`): per claim, names, spans and token sets are computed once,
+    speaker agreement once per distinct pair of name sets, and span IoU for all
+    pairs at once with numpy."""
+
+    agree: np.ndarray  # bool, pred x gold
+    overlap: np.ndarray  # float
+    by_span: np.ndarray  # bool: overlap is a span IoU (else token Jaccard)
+    pred: Sequence[ClaimLike]
+    gold: Sequence[ClaimLike]
+
+    def tie_break(self, i: int, j: int) -> float:
+        """Between otherwise equal candidates: the same stance first, then
+        `claim_text_similarity(pred[i], gold[j])` from cached token sets, so the
+        assignment does not depend on the order of the predictions."""
+        same_stance = 1.0 if self.pred[i].stance == self.gold[j].stance else 0.0
+        return same_stance + _jaccard(_claim_text_tokens(self.pred[i]), _claim_text_tokens(self.gold[j]))
+
+
+def _claim_text_tokens(claim: ClaimLike) -> frozenset[str]:
+    return token_set(f"{claim.claim} {claim.target}")
+
+
+def _name_key(claim: ClaimLike) -> tuple[tuple[str, ...], ...]:
+    return tuple(speaker_names(claim))
+
+
+def pair_signals(pred: Sequence[ClaimLike], gold: Sequence[ClaimLike], text: str | None) -> PairSignals:
+    """The signals `match_claims` thresholds, for every pair (same values as
+    `speakers_agree` and `evidence_overlap` pair by pair)."""
+    pred_keys = [_name_key(c) for c in pred]
+    gold_keys = [_name_key(c) for c in gold]
+    distinct_pred = {k: i for i, k in enumerate(dict.fromkeys(pred_keys))}
+    distinct_gold = {k: i for i, k in enumerate(dict.fromkeys(gold_keys))}
+    table = np.array(
+        [[name_sets_agree(p, g) for g in distinct_gold] for p in distinct_pred], dtype=bool
+    ).reshape(len(distinct_pred), len(distinct_gold))
+    agree = table[np.ix_([distinct_pred[k] for k in pred_keys], [distinct_gold[k] for k in gold_keys])]
+
+    pred_spans = [claim_span(c, text) for c in pred]
+    gold_spans = [claim_span(c, text) for c in gold]
+    p_known = np.array([s is not None for s in pred_spans], dtype=bool)
+    g_known = np.array([s is not None for s in gold_spans], dtype=bool)
+    p_start = np.array([s[0] if s else 0 for s in pred_spans], dtype=np.int64)
+    p_end = np.array([s[1] if s else 0 for s in pred_spans], dtype=np.int64)
+    g_start = np.array([s[0] if s else 0 for s in gold_spans], dtype=np.int64)
+    g_end = np.array([s[1] if s else 0 for s in gold_spans], dtype=np.int64)
+    intersection = np.maximum(
+        0, np.minimum(p_end[:, None], g_end[None, :]) - np.maximum(p_start[:, None], g_start[None, :])
+    )
+    union = (p_end - p_start)[:, None] + (g_end - g_start)[None, :] - intersection
+    with np.errstate(divide="ignore", invalid="ignore"):
+        overlap = np.where(union != 0, intersection / np.where(union != 0, union, 1), 0.0)
+    by_span = p_known[:, None] & g_known[None, :]
+    if not by_span.all():
+        pred_ev = [token_set(c.evidence) for c in pred]
+        gold_ev = [token_set(c.evidence) for c in gold]
+        for i, j in zip(*np.nonzero(~by_span), strict=True):
+            overlap[i, j] = _jaccard(pred_ev[i], gold_ev[j])
+    return PairSignals(
+        agree=agree,
+        overlap=overlap,
+        by_span=by_span,
+        pred=pred,
+        gold=gold,
+    )
+
+
 def match_claims(
     pred: Sequence[ClaimLike],
     gold: Sequence[ClaimLike],
     text: str | None,
     threshold: MatchThreshold = LENIENT,
+    signals: PairSignals | None = None,
 ) -> list[MatchPair]:
     """Optimal one-to-one matching of `pred` to `gold` claims of one article.
 
     `text` is the article text (None when unavailable). Either side may hold
     predicted `Claim`s or gold `ClaimDraft`s; for run-vs-run comparison pass
     the old run as `gold`. Returns the pairs that clear `threshold`, sorted by
-    `gold_index`; every index appears at most once.
+    `gold_index`; every index appears at most once. `signals` (from
+    `pair_signals` on the same arguments) saves recomputing them when one
+    article is matched at several thresholds.
     """
     if not pred or not gold:
         return []
-    # Speaker names and spans are computed once per claim, not once per pair.
-    pred_names = [speaker_names(c) for c in pred]
-    gold_names = [speaker_names(c) for c in gold]
-    candidates: dict[tuple[int, int], MatchPair] = {}
+    if signals is None:
+        signals = pair_signals(pred, gold, text)
+    agree, overlap = signals.agree, signals.overlap
+    admitted = agree & (overlap >= threshold.with_speaker)
+    if threshold.without_speaker is not None:
+        admitted |= overlap >= threshold.without_speaker
+    if not admitted.any():
+        return []
     bonus = 3.0 * (min(len(pred), len(gold)) + 1)  # > any total of similarities
     weights = np.zeros((len(pred), len(gold)))
-    for i, p in enumerate(pred):
-        for j, g in enumerate(gold):
-            agree = name_sets_agree(pred_names[i], gold_names[j])
-            overlap, method = evidence_overlap(p, g, text)
-            if not threshold.admits(agree, overlap):
-                continue
-            similarity = overlap + (1.0 if agree else 0.0)
-            candidates[(i, j)] = MatchPair(i, j, agree, overlap, method, similarity)
-            weights[i, j] = bonus + similarity + TIE_BREAK_WEIGHT * claim_text_similarity(p, g)
-    if not candidates:
-        return []
+    candidates: dict[tuple[int, int], MatchPair] = {}
+    for i, j in zip(*np.nonzero(admitted), strict=True):
+        i, j = int(i), int(j)
+        pair_agree = bool(agree[i, j])
+        pair_overlap = float(overlap[i, j])
+        similarity = pair_overlap + (1.0 if pair_agree else 0.0)
+        method: OverlapMethod = "span" if signals.by_span[i, j] else "token"
+        candidates[(i, j)] = MatchPair(i, j, pair_agree, pair_overlap, method, similarity)
+        tie = signals.tie_break(i, j)
+        weights[i, j] = bonus + similarity + TIE_BREAK_WEIGHT * tie
+    from scipy.optimize import linear_sum_assignment  # imported on first use: ~0.4 s
     rows, cols = linear_sum_assignment(weights, maximize=True)
     pairs = [candidates[(int(i), int(j))] for i, j in zip(rows, cols, strict=True) if (int(i), int(j)) in candidates]
     return sorted(pairs, key=lambda pair: pair.gold_index)

@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from ..articles import text_sha256
 from ..schema import STANCES, ArticleExtraction, Claim, ClaimDraft, GoldFile
@@ -48,6 +47,7 @@ from .matching import (
     MatchPair,
     match_claims,
     name_sets_agree,
+    pair_signals,
     speaker_names,
     word_tokens,
 )
@@ -104,19 +104,27 @@ def gold_claim_key(index: int, claim: ClaimLike) -> str:
 
 
 def speaker_entities(claims: Sequence[ClaimLike]) -> list[list[tuple[str, ...]]]:
-    """Group claims' speakers into entities: a claim joins the first entity it agrees with."""
-    entities: list[list[tuple[str, ...]]] = []
-    for claim in claims:
-        names = speaker_names(claim)
-        if not names:
-            continue
-        for entity in entities:
-            if name_sets_agree(entity, names):
-                entity.extend(n for n in names if n not in entity)
-                break
-        else:
-            entities.append(list(names))
-    return entities
+    """Group claims' speakers into entities: the connected components of
+    "names agree" (alias and surname aware), so the grouping does not depend
+    on the order of the claims."""
+    names = [n for n in (speaker_names(c) for c in claims) if n]
+    parent = list(range(len(names)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            if root(i) != root(j) and name_sets_agree(names[i], names[j]):
+                parent[root(j)] = root(i)
+    groups: dict[int, list[tuple[str, ...]]] = {}
+    for i, claim_names in enumerate(names):
+        entity = groups.setdefault(root(i), [])
+        entity.extend(n for n in claim_names if n not in entity)
+    return [groups[k] for k in sorted(groups)]
 
 
 def speaker_scores(pred: Sequence[ClaimLike], gold: Sequence[ClaimLike]) -> PRF:
@@ -127,6 +135,7 @@ def speaker_scores(pred: Sequence[ClaimLike], gold: Sequence[ClaimLike]) -> PRF:
         agree = np.array(
             [[1.0 if name_sets_agree(p, g) else 0.0 for g in gold_entities] for p in pred_entities]
         )
+        from scipy.optimize import linear_sum_assignment  # imported on first use: ~0.4 s
         rows, cols = linear_sum_assignment(agree, maximize=True)
         tp = int(agree[rows, cols].sum())
     return prf(tp, len(pred_entities), len(gold_entities))
@@ -274,13 +283,15 @@ def usable_predictions(extraction: ArticleExtraction, text: str | None) -> list[
 def score_article(
     article_id: str, pred: list[Claim], gold: list[ClaimDraft], text: str | None, in_run: bool = True
 ) -> ArticleScore:
+    # The pair signals do not depend on the threshold: computed once for both.
+    signals = pair_signals(pred, gold, text) if pred and gold else None
     return ArticleScore(
         article_id=article_id,
         in_run=in_run,
         gold_claims=gold,
         pred_claims=pred,
-        lenient=match_claims(pred, gold, text, LENIENT),
-        strict=match_claims(pred, gold, text, STRICT),
+        lenient=match_claims(pred, gold, text, LENIENT, signals),
+        strict=match_claims(pred, gold, text, STRICT, signals),
         speakers=speaker_scores(pred, gold),
     )
 

@@ -5,22 +5,34 @@ The answer is constrained with `response_format={"type": "json_schema", ...}`
 still see the schema; validation and re-asking happen in the pipeline either
 way, the same for every backend, so recorded responses replay identically.
 
-Transport faults are retried here with tenacity: 429, 5xx, timeouts and
-connection errors, with exponential backoff and jitter, honouring Retry-After.
-The SDK's own retries are switched off so there is one retry policy.
+Transport faults are retried here with tenacity: 429, 5xx, timeouts,
+connection errors and a 200 whose body is not a chat completion (truncated or
+garbled JSON), with exponential backoff and full jitter, honouring Retry-After
+(seconds or an HTTP date) and `retry-after-ms`. The SDK's own retries are
+switched off so there is one retry policy. `timeout` bounds each attempt as a
+whole, so a server that drips bytes slowly cannot hold a worker forever.
+
+Backoff defaults (base 1 s, cap 30 s) can be changed with the environment
+variables EXTRACTOR_BACKOFF_BASE and EXTRACTOR_BACKOFF_CAP (seconds); tests set
+them small.
 """
 
 from __future__ import annotations
 
+import asyncio
+import email.utils
+import json
+import math
 import os
 import random
+import time
 from typing import Any
 
 import httpx
 import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from ..errors import ProviderError
+from ..errors import ProviderError, UsageError
 from ..llm import Completion, CompletionRequest, Provider
 from ..secrets import redact, register_secret
 
@@ -28,21 +40,59 @@ TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 MAX_RETRY_AFTER = 60.0
 
 
+class _BadResponse(Exception):
+    """HTTP 200, but the body is not a chat completion (truncated or garbled JSON)."""
+
+
 def _is_transient(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in TRANSIENT_STATUS
-    return isinstance(exc, openai.APIConnectionError | openai.APITimeoutError | httpx.TransportError)
+    if isinstance(exc, ProviderError):
+        return exc.transient
+    return isinstance(
+        exc,
+        openai.APIConnectionError | openai.APITimeoutError | httpx.TransportError | TimeoutError | _BadResponse,
+    )
 
 
 def _retry_after(exc: BaseException | None) -> float | None:
-    if isinstance(exc, openai.APIStatusError):
-        value = exc.response.headers.get("retry-after")
-        if value:
+    """Seconds the server asked us to wait: `retry-after-ms`, or Retry-After in seconds or as an HTTP date."""
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    headers = exc.response.headers
+    seconds: float | None = None
+    millis = headers.get("retry-after-ms")
+    value = headers.get("retry-after")
+    if millis:
+        try:
+            seconds = float(millis) / 1000
+        except ValueError:
+            seconds = None
+    if seconds is None and value:
+        try:
+            seconds = float(value)
+        except ValueError:
             try:
-                return min(MAX_RETRY_AFTER, max(0.0, float(value)))
-            except ValueError:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError, IndexError):
                 return None
-    return None
+            seconds = when.timestamp() - time.time()
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return min(MAX_RETRY_AFTER, max(0.0, seconds))
+
+
+def _env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(f"{name}={raw!r}: expected a number of seconds >= 0")
+    return value
 
 
 class _Backoff:
@@ -70,14 +120,17 @@ class OpenAICompatibleProvider(Provider):
         api_key: str | None = None,
         timeout: float = 60.0,
         max_attempts: int = 5,
-        backoff_base: float = 1.0,
-        backoff_cap: float = 30.0,
+        backoff_base: float | None = None,
+        backoff_cap: float | None = None,
         strict_schema: bool = True,
     ) -> None:
         self.model = model
         self.model_id = model_id
         self.base_url = base_url
-        key = api_key or os.environ.get("OPENAI_API_KEY")
+        register_secret(api_key)
+        register_secret(os.environ.get("OPENAI_API_KEY"))
+        # A key pasted with a trailing newline would be an illegal header value.
+        key = (api_key or os.environ.get("OPENAI_API_KEY") or "").strip()
         if not key:
             if base_url is None:
                 raise ProviderError(
@@ -88,7 +141,12 @@ class OpenAICompatibleProvider(Provider):
         self.client = openai.AsyncOpenAI(
             api_key=key, base_url=base_url, timeout=timeout, max_retries=0
         )
-        self.max_attempts = max_attempts
+        self.timeout = timeout
+        self.max_attempts = max(1, max_attempts)
+        if backoff_base is None:
+            backoff_base = _env_seconds("EXTRACTOR_BACKOFF_BASE", 1.0)
+        if backoff_cap is None:
+            backoff_cap = _env_seconds("EXTRACTOR_BACKOFF_CAP", 30.0)
         self.backoff = _Backoff(backoff_base, backoff_cap)
         self.strict_schema = strict_schema
 
@@ -106,26 +164,34 @@ class OpenAICompatibleProvider(Provider):
 
     async def _once(self, request: CompletionRequest) -> Completion:
         create: Any = self.client.chat.completions.create
-        response = await create(
-            model=self.model,
-            messages=request.message_dicts(),
-            temperature=request.temperature,
-            max_tokens=request.max_tokens,
-            seed=request.seed,
-            response_format=self._response_format(request.json_schema),
-        )
-        if not response.choices:
-            raise ProviderError("server returned no choices", transient=True)
-        choice = response.choices[0]
-        message = choice.message
-        usage = response.usage
-        return Completion(
-            text=message.content or "",
-            finish_reason=choice.finish_reason or "stop",
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
-            refusal=getattr(message, "refusal", None),
-        )
+        try:
+            # The SDK's timeout is per read; this bounds the whole attempt.
+            async with asyncio.timeout(self.timeout):
+                response = await create(
+                    model=self.model,
+                    messages=request.message_dicts(),
+                    temperature=request.temperature,
+                    max_tokens=request.max_tokens,
+                    seed=request.seed,
+                    response_format=self._response_format(request.json_schema),
+                )
+        except json.JSONDecodeError as exc:
+            raise _BadResponse(f"response body is not valid JSON ({exc.msg})") from None
+        try:
+            if not response.choices:
+                raise _BadResponse("server returned no choices")
+            choice = response.choices[0]
+            message = choice.message
+            usage = response.usage
+            return Completion(
+                text=message.content or "",
+                finish_reason=choice.finish_reason or "stop",
+                prompt_tokens=int(usage.prompt_tokens or 0) if usage else 0,
+                completion_tokens=int(usage.completion_tokens or 0) if usage else 0,
+                refusal=getattr(message, "refusal", None),
+            )
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+            raise _BadResponse("response is not a chat completion") from None
 
     async def complete(self, request: CompletionRequest) -> Completion:
         try:
@@ -148,6 +214,16 @@ class OpenAICompatibleProvider(Provider):
                 f"{self.model_id}: {type(exc).__name__} after {self.max_attempts} attempts: {redact(_short(exc))}",
                 transient=True,
             ) from None
+        except TimeoutError:
+            raise ProviderError(
+                f"{self.model_id}: timed out ({self.timeout:g} s per call) after {self.max_attempts} attempts",
+                transient=True,
+            ) from None
+        except _BadResponse as exc:
+            raise ProviderError(
+                f"{self.model_id}: bad response after {self.max_attempts} attempts: {redact(_short(exc))}",
+                transient=True,
+            ) from None
         except openai.OpenAIError as exc:
             raise ProviderError(f"{self.model_id}: {redact(_short(exc))}") from None
         raise ProviderError(f"{self.model_id}: no attempt was made")  # pragma: no cover
@@ -157,4 +233,10 @@ class OpenAICompatibleProvider(Provider):
 
 
 def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300]
+    """One line; for a connection error, with its cause ("Connection error." alone says little)."""
+    text = " ".join(str(exc).split())
+    cause = exc.__cause__
+    if isinstance(exc, openai.APIConnectionError) and cause is not None:
+        detail = " ".join(str(cause).split())
+        text += f" ({type(cause).__name__}{': ' + detail if detail else ''})"
+    return text[:300]
