@@ -13,26 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 from extractor.articles import Article, read_articles
-from extractor.derive import conditions_in, evidence_in_unit, paraphrase, speaker_aliases
+from extractor.derive import (
+    conditions_in,
+    evidence_in_unit,
+    guess_speaker,
+    paraphrase,
+    speaker_aliases,
+)
 from extractor.schema import ArticleExtraction, Claim, Span
-from extractor.strategies import _REPORTING, passage_units
-
-NAME = re.compile(r"(?:[A-Z][\w'’-]+)(?:\s+(?:[A-Z][\w'’-]+|of|de|von|van))*")
-STOP = {"The", "A", "An", "In", "On", "But", "And", "He", "She", "It", "They", "We", "I", "This", "That", "However"}
-
-
-def guess_speaker(passage: str) -> str | None:
-    verb = _REPORTING.search(passage)
-    cut = verb.start() if verb else len(passage)
-    before = [m.group(0) for m in NAME.finditer(passage[:cut]) if m.group(0) not in STOP]
-    if before:
-        return before[-1]
-    after = [m.group(0) for m in NAME.finditer(passage[cut:]) if m.group(0) not in STOP]
-    return after[0] if after else None
+from extractor.strategies import passage_units
 
 
 def floor_claims(article: Article) -> list[Claim]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .strategies import REPORTING_VERBS, Unit
+from .strategies import _REPORTING, REPORTING_VERBS, Unit
 
 _OPEN = "\"“«"
 _CLOSE = "\"”»"
@@ -122,3 +122,19 @@ def paraphrase(speaker: str, evidence: str, direct: bool) -> str:
     if first.lower() in _LOWER_STARTS:
         body = f"{first.lower()} {rest}".strip()
     return f"{speaker} says that {body}."
+
+
+_NAME = re.compile(r"(?:[A-Z][\w'’-]+)(?:\s+(?:[A-Z][\w'’-]+|of|de|von|van))*")
+_NOT_NAMES = {"The", "A", "An", "In", "On", "But", "And", "He", "She", "It", "They", "We", "I", "This", "That", "However"}
+
+
+def guess_speaker(passage: str) -> str | None:
+    """The regex floor's speaker: the nearest capitalised name before the
+    reporting verb, else the first one after it."""
+    verb = _REPORTING.search(passage)
+    cut = verb.start() if verb else len(passage)
+    before = [m.group(0) for m in _NAME.finditer(passage[:cut]) if m.group(0) not in _NOT_NAMES]
+    if before:
+        return before[-1]
+    after = [m.group(0) for m in _NAME.finditer(passage[cut:]) if m.group(0) not in _NOT_NAMES]
+    return after[0] if after else None

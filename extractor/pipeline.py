@@ -169,7 +169,8 @@ class Extractor:
             if completion.refusal:
                 raise ProviderError(f"model refused: {completion.refusal[:200]}")
             if self.response_kind == "labels":
-                checked = check_label(completion.text, article.text, unit, self.prompt.meta.options.conditions)
+                opts = self.prompt.meta.options
+                checked = check_label(completion.text, article.text, unit, opts.conditions, opts.no_speaker)
                 repeated = [c for c in checked.kept if is_duplicate(c, kept)]
                 checked.repeated = len(repeated)
                 checked.kept = [c for c in checked.kept if c not in repeated]

@@ -53,6 +53,9 @@ class PromptOptions(BaseModel):
     response: Literal["claims", "labels"] = "claims"
     # Where `labels` conditions come from: the model, clause rules, or both.
     conditions: Literal["model", "rules", "both"] = "model"
+    # When the model answers speaker "none" for a passage the detector found
+    # attributed: drop it, or keep it with the rule-guessed speaker as neutral.
+    no_speaker: Literal["drop", "rules"] = "drop"
     max_claims: int = Field(default=3, ge=1, le=100)
     max_sentences: int = Field(default=3, ge=1, le=20)
     max_chars: int = Field(default=700, ge=50, le=20000)
@@ -232,4 +235,4 @@ def list_prompts(directory: Path | None = None) -> list[Prompt]:
     return sorted(found, key=lambda p: (p.meta.id, p.meta.version))
 
 
-DEFAULT_PROMPT = "claims@v3"
+DEFAULT_PROMPT = "claims@v4"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from .derive import conditions_in, evidence_in_unit, paraphrase, speaker_aliases
+from .derive import conditions_in, evidence_in_unit, guess_speaker, paraphrase, speaker_aliases
 from .grounding import Alignment, ground_evidence
 from .schema import Claim, ClaimDraft, ClaimList, PassageLabel, Span
 from .strategies import Unit
@@ -177,7 +177,9 @@ def _speaker_in_article(speaker: str, article: str) -> bool:
     return any(w.lower() in lowered for w in words) if words else False
 
 
-def check_label(text: str, article: str, unit: Unit, conditions_from: str) -> CheckedAnswer:
+def check_label(
+    text: str, article: str, unit: Unit, conditions_from: str, no_speaker: str = "drop"
+) -> CheckedAnswer:
     """Validate a `PassageLabel` answer and derive the claim for `unit`.
 
     A speaker of "none" means the passage holds no attributable claim: a valid,
@@ -195,7 +197,11 @@ def check_label(text: str, article: str, unit: Unit, conditions_from: str) -> Ch
     result.parsed = True
     speaker = " ".join(label.speaker.split())
     if speaker.lower().strip(".") in NO_SPEAKER:
-        return result
+        guessed = guess_speaker(unit.text) if no_speaker == "rules" else None
+        if not guessed:
+            return result
+        speaker = guessed
+        label = label.model_copy(update={"stance": "neutral", "speaker_type": "person"})
     if not label.target.strip():
         result.problems.append(Problem(0, "target", "blank", "must not be empty"))
         return result

@@ -181,3 +181,20 @@ def test_whole_strategy_chunks_long_articles_with_overlap_and_dedups() -> None:
     assert result.extraction is not None
     assert len(result.extraction.claims) == 1, "the same claim seen in two overlapping chunks is kept once"
     assert len(extractor.provider.requests) == len(extractor.units(text))  # type: ignore[attr-defined]
+
+
+def test_no_speaker_answer_can_fall_back_to_the_rule_guess(tmp_path: Path) -> None:
+    """With `no_speaker: rules`, a passage the model calls speakerless keeps the
+    rule-guessed speaker as a neutral claim; the default drops it."""
+    prompt_dir = tmp_path / "prompts" / "claims"
+    prompt_dir.mkdir(parents=True)
+    text = (ROOT / "prompts" / "claims" / "v4.md").read_text(encoding="utf-8")
+    (prompt_dir / "v4.md").write_text(text.replace("  conditions: rules\n", "  conditions: rules\n  no_speaker: rules\n"), encoding="utf-8")
+    none = json.dumps({"speaker": "none", "speaker_type": "other", "target": "x", "stance": "support", "conditions": []})
+    dropped = run(FakeProvider(lambda r: none), ref="claims@v4")
+    assert dropped.extraction is not None and dropped.extraction.claims == []
+    extractor = Extractor(load_prompt("claims@v4", tmp_path / "prompts"), FakeProvider(lambda r: none), ExtractOptions())
+    result = asyncio.run(extractor.extract_article(ARTICLE))
+    assert result.extraction is not None
+    [kept] = result.extraction.claims
+    assert (kept.speaker, kept.stance) == ("Mayor Anna Berg", "neutral")

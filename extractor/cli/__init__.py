@@ -76,7 +76,7 @@ def _register() -> None:
     # Imported here so each command module can import `cli` for decoration.
     import importlib
 
-    for module in ("extract", "prompts", "evaluate", "gold", "diff", "store"):
+    for module in ("extract", "prompts", "evaluate", "gold", "diff", "store", "batch"):
         try:
             importlib.import_module(f"{__name__}.{module}")
         except ModuleNotFoundError as exc:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -18,6 +19,7 @@ from rich.table import Table
 from ..articles import InputProblem
 from ..cache import DEFAULT_CACHE_DIR, CachedProvider, ResponseStore
 from ..errors import ExtractorError, UsageError
+from ..llm import Provider
 from ..pipeline import ArticleResult, ExtractOptions, Extractor
 from ..prompts import DEFAULT_PROMPT, load_prompt
 from ..providers import DEFAULT_MODEL, build_provider, default_replay_stores, known_models
@@ -66,7 +68,11 @@ def summary_table(summary: RunSummary) -> Table:
               help="Model id: local/<name>, openai/<model>, replay[/<model>], or a server model with --base-url.")
 @click.option("-p", "--prompt", "prompt_ref", default=DEFAULT_PROMPT, show_default=True, help="Prompt version, ID@vN.")
 @click.option("-o", "--output", "run_dir", type=click.Path(path_type=Path), help="Run folder (default: runs/<time>-<prompt>-<model>).")
-@click.option("--base-url", help="An OpenAI-compatible server, e.g. http://localhost:11434/v1.")
+@click.option("--base-url", "base_urls", multiple=True,
+              help="An OpenAI-compatible server, e.g. http://localhost:11434/v1. Give it more than once to spread calls over several servers.")
+@click.option("--endpoint-concurrency", type=click.IntRange(1, 512), default=8, show_default=True,
+              help="With several --base-url: concurrent calls per server (--concurrency defaults to the sum).")
+@click.option("--guided-json", is_flag=True, help="Also send the schema as vLLM guided_json (extra_body).")
 @click.option("--api-key", help="API key (default: $OPENAI_API_KEY). Never written anywhere.")
 @click.option("--concurrency", type=click.IntRange(1, 512), default=8, show_default=True, help="Concurrent model calls (an in-process model runs one at a time).")
 @click.option("--max-retries", type=click.IntRange(0, 10), default=2, show_default=True, help="Re-asks with validation feedback per unit.")
@@ -85,7 +91,9 @@ def extract_command(
     model_id: str,
     prompt_ref: str,
     run_dir: Path | None,
-    base_url: str | None,
+    base_urls: tuple[str, ...],
+    endpoint_concurrency: int,
+    guided_json: bool,
     api_key: str | None,
     concurrency: int,
     max_retries: int,
@@ -110,14 +118,35 @@ def extract_command(
         raise UsageError("--resume needs the run folder: -o RUN_DIR")
     prompt = load_prompt(prompt_ref)
     cache = None if no_cache else ResponseStore(cache_dir)
-    provider = build_provider(
-        model_id,
-        base_url=base_url,
-        api_key=api_key,
-        replay_stores=default_replay_stores(list(replay_dirs), cache.root if cache else None),
-        timeout=timeout,
-        max_attempts=max_attempts,
-    )
+    provider: Provider
+    remote = not model_id.strip().startswith(("replay", "local/"))
+    if remote and (len(base_urls) > 1 or (guided_json and base_urls)):
+        from ..providers.multi import MultiEndpointProvider, build_openai_provider
+
+        name = model_id.strip().removeprefix("openai/")
+        if not name:
+            raise UsageError("give a model name, e.g. -m openai/gpt-4o-mini")
+        if len(base_urls) > 1:
+            provider = MultiEndpointProvider.from_urls(
+                name, list(base_urls), model_id=model_id.strip(), api_key=api_key, timeout=timeout,
+                max_attempts=max_attempts, concurrency_per_endpoint=endpoint_concurrency, guided_json=guided_json,
+            )
+            if click.get_current_context().get_parameter_source("concurrency") == ParameterSource.DEFAULT:
+                concurrency = provider.max_concurrency or concurrency
+        else:
+            provider = build_openai_provider(
+                name, model_id=model_id.strip(), base_url=base_urls[0], api_key=api_key, timeout=timeout,
+                max_attempts=max_attempts, guided_json=True,
+            )
+    else:
+        provider = build_provider(
+            model_id,
+            base_url=base_urls[0] if base_urls else None,
+            api_key=api_key,
+            replay_stores=default_replay_stores(list(replay_dirs), cache.root if cache else None),
+            timeout=timeout,
+            max_attempts=max_attempts,
+        )
     if not model_id.startswith("replay"):
         read = [cache] if cache else []
         write = [s for s in (cache, ResponseStore(record_dir) if record_dir else None) if s]
