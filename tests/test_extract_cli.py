@@ -49,7 +49,7 @@ def test_extract_via_base_url_writes_a_complete_run(tmp_path: Path, fake_server)
         assert text[claim["evidence_span"]["start"] : claim["evidence_span"]["end"]] == claim["evidence"]
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["status"] == "complete"
-    assert manifest["prompt"]["ref"] == "claims@v3" and len(manifest["prompt"]["sha256"]) == 64
+    assert manifest["prompt"]["ref"] == "claims@v4" and len(manifest["prompt"]["sha256"]) == 64
     assert manifest["model"]["model"] == "fake-model"
     assert manifest["usage"]["calls"] == len(server.requests)
     assert manifest["counts"]["articles"] == 3
