@@ -5,7 +5,7 @@ chromedriver pair on PATH, or CHROMIUM_BINARY / CHROMEDRIVER) and the Python
 package `selenium`; skipped with the reason when one is missing.
 
 The main test renders the diff of the two committed runs of the seeds
-(`evals/runs/seeds-claims-v1` and `-v2`, whatever they hold) and checks the
+(`evals/runs/seeds-claims-v2` and `-v4`, real runs of the embedded model) and checks the
 page against the diff JSON of the same runs. A screenshot goes to tmp_path
 and, when EXTRACTOR_SCREENSHOT_DIR is set, there too.
 """
@@ -31,8 +31,8 @@ from extractor.schema import ArticleExtraction, Claim, Span
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN_A = ROOT / "evals" / "runs" / "seeds-claims-v1"
-RUN_B = ROOT / "evals" / "runs" / "seeds-claims-v2"
+RUN_A = ROOT / "evals" / "runs" / "seeds-claims-v2"
+RUN_B = ROOT / "evals" / "runs" / "seeds-claims-v4"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROME_FLAGS = (
     "--headless",

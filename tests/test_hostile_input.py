@@ -415,7 +415,7 @@ def gold_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the repository's gold and articles, and a run scored against them."""
     shutil.copytree(ROOT / "evals" / "gold", tmp_path / "gold")
     shutil.copytree(ROOT / "evals" / "articles", tmp_path / "articles")
-    shutil.copytree(ROOT / "evals" / "runs" / "seeds-claims-v1", tmp_path / "run")
+    shutil.copytree(ROOT / "evals" / "runs" / "seeds-claims-v2", tmp_path / "run")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
