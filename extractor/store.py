@@ -44,7 +44,8 @@ from typing import Any
 
 from .errors import ExtractorError
 from .evaluation.matching import name_sets_agree, normalize_name
-from .runs import load_predictions, open_run
+from .runs import open_run
+from .schema import ArticleExtraction
 
 DB_ENV = "EXTRACTOR_DB"
 DISABLED = "off"
@@ -256,14 +257,20 @@ def index_run(db_path: Path, run_dir: Path) -> IndexResult:
     """Index a run folder; re-indexing the same folder replaces its rows."""
     run = open_run(run_dir)
     manifest = run.read_manifest()
-    predictions = load_predictions(run)
-    failures = {str(f.get("article_id")): f for f in run.iter_failures() if f.get("article_id") not in predictions}
+    # Two streaming passes over extractions.jsonl (counts, then rows), so memory
+    # does not grow with the number of articles; only the ids are kept.
+    extracted: set[str] = set()
+    n_claims = 0
+    first: ArticleExtraction | None = None
+    for extraction in run.iter_extractions():
+        extracted.add(extraction.article_id)
+        n_claims += len(extraction.claims)
+        first = first or extraction
+    failures = {str(f.get("article_id")): f for f in run.iter_failures() if f.get("article_id") not in extracted}
     key = run_key(run_dir)
     prompt = _section(manifest, "prompt")
     model = _section(manifest, "model")
-    first = next(iter(predictions.values()), None)
     run_id = _text(manifest.get("run_id")) or run_dir.resolve().name
-    n_claims = sum(len(e.claims) for e in predictions.values())
     schema = manifest.get("schema_version")
     with database(db_path) as conn:
         conn.execute("BEGIN IMMEDIATE")
@@ -278,11 +285,13 @@ def index_run(db_path: Path, run_dir: Path) -> IndexResult:
                     _text(manifest.get("status")), _text(prompt.get("ref")) or (first.prompt if first else None),
                     _text(prompt.get("sha256")), _text(model.get("model")) or (first.model if first else None),
                     schema if isinstance(schema, int) else None, _text(manifest.get("code_version")),
-                    len(predictions), len(failures), n_claims, json.dumps(manifest, ensure_ascii=False),
+                    len(extracted), len(failures), n_claims, json.dumps(manifest, ensure_ascii=False),
                     dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 ),
             )
-            for extraction in predictions.values():
+            for extraction in run.iter_extractions():
+                # A later line for the same article replaces an earlier one (claims cascade).
+                conn.execute("DELETE FROM articles WHERE run_key = ? AND article_id = ?", (key, extraction.article_id))
                 conn.execute(
                     "INSERT INTO articles (run_key, article_id, status, article_sha256, prompt, model, claims,"
                     " prompt_tokens, completion_tokens, calls) VALUES (?, ?, 'extracted', ?, ?, ?, ?, ?, ?, ?)",
@@ -318,7 +327,7 @@ def index_run(db_path: Path, run_dir: Path) -> IndexResult:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-    return IndexResult(key, run_id, len(predictions), len(failures), n_claims)
+    return IndexResult(key, run_id, len(extracted), len(failures), n_claims)
 
 
 def index_after_run(run_dir: Path, db_path: Path | None = None) -> str | None:
