@@ -28,9 +28,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
-
-import openai
+from typing import TYPE_CHECKING, Any, Final
 
 from .articles import Article, read_articles
 from .cache import CachedProvider, ResponseStore
@@ -42,6 +40,9 @@ from .runner import RunSummary, execute_run
 from .runs import RunDir
 from .schema import SCHEMA_VERSION
 from .secrets import redact, register_secret
+
+if TYPE_CHECKING:  # the SDK costs ~0.6 s to import: only the batch commands pay it
+    import openai
 
 CHAT_ENDPOINT: Final = "/v1/chat/completions"
 COMPLETION_WINDOW: Final = "24h"
@@ -127,6 +128,8 @@ def make_client(base_url: str | None, api_key: str | None, timeout: float = 120.
             raise ProviderError("the Batch API needs an API key: set OPENAI_API_KEY or pass --api-key")
         key = "not-needed"
     register_secret(key)
+    import openai
+
     return openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=2)
 
 
@@ -134,7 +137,13 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _api_error(exc: openai.OpenAIError) -> ProviderError:
+def _openai_error() -> type[Exception]:
+    import openai
+
+    return openai.OpenAIError
+
+
+def _api_error(exc: Exception) -> ProviderError:
     return ProviderError(f"Batch API: {redact(' '.join(str(exc).split()))[:300]}")
 
 
@@ -156,7 +165,7 @@ def submit_round(
                 "status": batch.status, "output_file_id": batch.output_file_id, "error_file_id": batch.error_file_id,
             })
             total += len(chunk)
-    except openai.OpenAIError as exc:
+    except _openai_error() as exc:
         raise _api_error(exc) from None
     return {"submitted": _now(), "reason": reason, "requests": total, "batches": batches}
 
@@ -245,7 +254,7 @@ def refresh_status(client: openai.OpenAI, run_dir: Path) -> dict[str, Any]:
             )
             for name in overall:
                 overall[name] += int(entry["request_counts"][name])
-    except openai.OpenAIError as exc:
+    except _openai_error() as exc:
         raise _api_error(exc) from None
     statuses = {b["status"] for b in all_batches(section)}
     overall_status = "completed" if statuses <= {"completed"} else (
@@ -313,7 +322,7 @@ def download_results(
                         errors.pop(custom, None)
                     elif custom not in answers:
                         errors[custom] = error or "failed"
-    except openai.OpenAIError as exc:
+    except _openai_error() as exc:
         raise _api_error(exc) from None
     return answers, errors
 
