@@ -17,9 +17,22 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+_SCHEMA_IDS: dict[int, tuple[dict[str, Any], str]] = {}
+
+
 def schema_id(schema: dict[str, Any]) -> str:
-    """A short stable id for a JSON Schema (hash of its canonical JSON)."""
-    return hashlib.sha256(canonical_json(schema).encode("utf-8")).hexdigest()[:16]
+    """A short stable id for a JSON Schema (hash of its canonical JSON).
+
+    Memoised per schema object (a run sends the same dict on every call); the
+    stored reference keeps the id from being reused by another object.
+    """
+    hit = _SCHEMA_IDS.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    value = hashlib.sha256(canonical_json(schema).encode("utf-8")).hexdigest()[:16]
+    if len(_SCHEMA_IDS) < 64:
+        _SCHEMA_IDS[id(schema)] = (schema, value)
+    return value
 
 
 @dataclass(frozen=True)

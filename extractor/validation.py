@@ -14,6 +14,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from pydantic import ValidationError
 
@@ -76,9 +77,13 @@ def is_degenerate(text: str) -> bool:
     return bool(re.search(r"(.)\1{15,}", text))
 
 
+@lru_cache(maxsize=4096)
+def _normalized_words(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
 def claim_key(claim: ClaimDraft) -> tuple[str, str]:
-    norm = " ".join(_WORD.findall(claim.speaker.lower()))
-    return norm, " ".join(_WORD.findall(claim.evidence.lower()))
+    return _normalized_words(claim.speaker), _normalized_words(claim.evidence)
 
 
 def _spans_overlap(a: Span | None, b: Span | None) -> float:
