@@ -17,7 +17,7 @@ and claims-whole@v1 (whole article, one article only, with max_tokens capped
 by `--whole-max-tokens` and no re-ask, since an uncapped answer takes many
 minutes at this speed).
 
-Run only on an otherwise idle machine (it checks the load average first):
+Run only on an otherwise idle machine (it samples the CPUs' busy share first):
 
     .venv/bin/python benchmarks/local_inference.py [--rounds 3] [--calls 4]
 """
@@ -29,6 +29,7 @@ import asyncio
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from benchlib import ROOT, isolate_environment, machine, print_machine, summarize, write_json
@@ -41,6 +42,23 @@ from extractor.providers.local import LocalProvider, resolve_model_path
 
 MODEL = "qwen2.5-coder-1.5b"
 TARGET_RATIO = 0.95
+
+
+def cpu_busy(seconds: float = 3.0) -> float:
+    """Share of CPU time not idle over `seconds` (all CPUs, from /proc/stat)."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        return sum(fields), idle
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return 1.0 - (idle1 - idle0) / max(1, total1 - total0)
 
 
 def seed_articles() -> list[Article]:
@@ -108,27 +126,47 @@ def provider_overhead(rounds: int, calls: int) -> dict[str, Any]:
         tokens = sum(run_raw(raw, grammars, request) for request in requests)
         return tokens, time.perf_counter() - started
 
+    async def raw_in_thread() -> tuple[int, float]:
+        """Raw calls from a worker thread, as the provider makes them (a diagnostic)."""
+        started = time.perf_counter()
+        tokens = 0
+        for request in requests:
+            tokens += await asyncio.to_thread(run_raw, raw, grammars, request)
+        return tokens, time.perf_counter() - started
+
     # Warm-up: load both, build grammars, fill each instance's prompt cache.
     asyncio.run(through_provider())
     through_raw()
-    provider_tps, raw_tps, ratios = [], [], []
+    provider_tps, raw_tps, thread_tps, ratios = [], [], [], []
     tokens = 0
     for round_number in range(rounds):
-        p_tokens, p_seconds = asyncio.run(through_provider())
-        r_tokens, r_seconds = through_raw()
+        # Alternate who goes first, so neither always follows the other.
+        runs = {}
+        order = ["provider", "raw", "raw_thread"] if round_number % 2 == 0 else ["raw", "provider", "raw_thread"]
+        for name in order:
+            if name == "provider":
+                runs[name] = asyncio.run(through_provider())
+            elif name == "raw":
+                runs[name] = through_raw()
+            else:
+                runs[name] = asyncio.run(raw_in_thread())
+        (p_tokens, p_seconds), (r_tokens, r_seconds) = runs["provider"], runs["raw"]
+        t_tokens, t_seconds = runs["raw_thread"]
         tokens = p_tokens
         provider_tps.append(p_tokens / p_seconds)
         raw_tps.append(r_tokens / r_seconds)
+        thread_tps.append(t_tokens / t_seconds)
         ratios.append((p_tokens / p_seconds) / (r_tokens / r_seconds))
-        print(f"  round {round_number + 1}: provider {p_tokens} tokens in {p_seconds:.2f} s"
-              f" ({p_tokens / p_seconds:.2f} tok/s); raw {r_tokens} tokens in {r_seconds:.2f} s"
-              f" ({r_tokens / r_seconds:.2f} tok/s)", flush=True)
+        print(f"  round {round_number + 1} ({' -> '.join(order)}): provider {p_tokens} tokens in {p_seconds:.2f} s"
+              f" ({p_tokens / p_seconds:.2f} tok/s); raw {r_tokens} in {r_seconds:.2f} s"
+              f" ({r_tokens / r_seconds:.2f} tok/s); raw from a thread {t_tokens} in {t_seconds:.2f} s"
+              f" ({t_tokens / t_seconds:.2f} tok/s)", flush=True)
     raw.close()
     asyncio.run(provider.aclose())
     return {
         "article": article.id, "calls_per_round": len(requests), "completion_tokens_per_round": tokens,
         "provider_tokens_per_s": summarize(provider_tps), "raw_tokens_per_s": summarize(raw_tps),
-        "ratio": summarize(ratios),
+        "raw_from_thread_tokens_per_s": summarize(thread_tps), "ratio": summarize(ratios),
     }
 
 
@@ -173,17 +211,18 @@ def main() -> int:
     parser.add_argument("--v1-articles", type=int, default=2, help="seed articles for claims@v1")
     parser.add_argument("--whole-max-tokens", type=int, default=600)
     parser.add_argument("--skip-strategies", action="store_true")
-    parser.add_argument("--max-load", type=float, default=0.5, help="refuse to start above this 1-minute load")
+    parser.add_argument("--max-busy", type=float, default=0.15,
+                        help="refuse to start when the CPUs are busier than this share (sampled over 3 s)")
     parser.add_argument("--force", action="store_true", help="run even when the machine is busy")
     parser.add_argument("--json")
     args = parser.parse_args()
     isolate_environment()
     print_machine()
-    load = os.getloadavg()[0]
-    if load > args.max_load and not args.force:
-        print(f"load average {load:.2f} > {args.max_load}: another process is using the CPU;"
-              " postponing the local-model measurement (rerun when idle, or --force)")
-        write_json(args.json, {"machine": machine(), "skipped": f"load average {load:.2f}"})
+    busy = cpu_busy()
+    if busy > args.max_busy and not args.force:
+        print(f"the CPUs were {busy:.0%} busy over the last 3 s (> {args.max_busy:.0%}): another process is"
+              " using them; postponing the local-model measurement (rerun when idle, or --force)")
+        write_json(args.json, {"machine": machine(), "skipped": f"CPUs {busy:.0%} busy before the start"})
         return 0
     try:
         resolve_model_path(MODEL)
