@@ -14,7 +14,6 @@ the unit first.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 REPORTING_VERBS = (
@@ -157,12 +156,6 @@ def chunk_units(text: str, *, chunk_chars: int = 6000, overlap_chars: int = 600)
     return units
 
 
-def iter_title(text: str) -> Iterator[str]:
-    for line in text.splitlines():
-        if line.strip():
-            yield line.strip()[:200]
-            return
-
-
 def article_title(text: str) -> str:
-    return next(iter_title(text), "")
+    """The first non-blank line, which is the headline in scraped news text."""
+    return next((line.strip()[:200] for line in text.splitlines() if line.strip()), "")

@@ -72,19 +72,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-def _register() -> None:
-    # Imported here so each command module can import `cli` for decoration.
-    import importlib
-
-    for module in ("extract", "prompts", "evaluate", "gold", "diff", "store", "batch"):
-        try:
-            importlib.import_module(f"{__name__}.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{module}":
-                raise
-
-
-_register()
+# Imported after `cli` exists: each command module decorates it.
+from . import batch, diff, evaluate, extract, gold, prompts, store  # noqa: E402, F401
 
 
 def main() -> None:
