@@ -77,9 +77,11 @@ def rows_for(name: str, r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                         verdict(r["pass_by_mode"][mode])))
         return out
     if name == "local_inference":
-        o = r["overhead"]
-        out = [("6 local provider/raw", ">= 0.95", f"{o['ratio']['median']:.3f} ({o['provider_tokens_per_s']['median']:.2f}"
-                f" vs {o['raw_tokens_per_s']['median']:.2f} tok/s)", verdict(r["pass"]))]
+        out = []
+        if "overhead" in r:
+            o = r["overhead"]
+            out.append(("6 local provider/raw", ">= 0.95", f"{o['ratio']['median']:.3f} ({o['provider_tokens_per_s']['median']:.2f}"
+                        f" vs {o['raw_tokens_per_s']['median']:.2f} tok/s)", verdict(r["pass"])))
         for row in r.get("strategies", []):
             out.append((f"6 local {row['prompt']}", "(reported)",
                         f"{row['seconds_per_article']['median']:.1f} s/article (n={row['seconds_per_article']['n']})", "n/a"))
