@@ -108,7 +108,11 @@ def speaker_entities(claims: Sequence[ClaimLike]) -> list[list[tuple[str, ...]]]
     "names agree" (alias and surname aware), so the grouping does not depend
     on the order of the claims."""
     names = [n for n in (speaker_names(c) for c in claims) if n]
-    parent = list(range(len(names)))
+    # Claims with the same names always agree (a non-empty name agrees with
+    # itself), so the components are computed over the distinct name lists:
+    # a handful per article instead of one node per claim.
+    distinct = list(dict.fromkeys(tuple(n) for n in names))
+    parent = list(range(len(distinct)))
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -116,15 +120,16 @@ def speaker_entities(claims: Sequence[ClaimLike]) -> list[list[tuple[str, ...]]]
             i = parent[i]
         return i
 
-    for i in range(len(names)):
-        for j in range(i + 1, len(names)):
-            if root(i) != root(j) and name_sets_agree(names[i], names[j]):
+    for i in range(len(distinct)):
+        for j in range(i + 1, len(distinct)):
+            if root(i) != root(j) and name_sets_agree(distinct[i], distinct[j]):
                 parent[root(j)] = root(i)
-    groups: dict[int, list[tuple[str, ...]]] = {}
-    for i, claim_names in enumerate(names):
-        entity = groups.setdefault(root(i), [])
+    index = {key: i for i, key in enumerate(distinct)}
+    groups: dict[int, list[tuple[str, ...]]] = {}  # by first claim, in claim order
+    for claim_names in names:
+        entity = groups.setdefault(root(index[tuple(claim_names)]), [])
         entity.extend(n for n in claim_names if n not in entity)
-    return [groups[k] for k in sorted(groups)]
+    return list(groups.values())
 
 
 def speaker_scores(pred: Sequence[ClaimLike], gold: Sequence[ClaimLike]) -> PRF:
