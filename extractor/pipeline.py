@@ -144,8 +144,14 @@ class Extractor:
         )
 
     async def _call(self, messages: list[dict[str, str]]) -> Completion:
+        request = self._request(messages)
         async with self.semaphore:
-            return await self.provider.complete(self._request(messages))
+            completion = await self.provider.complete(request)
+        # Let a worker waiting for the freed slot send its call before this
+        # answer is validated and grounded, so the calls in flight stay at the
+        # limit while the answers are processed in between.
+        await asyncio.sleep(0)
+        return completion
 
     async def extract_unit(self, article: Article, unit: Unit, kept: list[Claim]) -> UnitOutcome:
         """Ask, validate, and re-ask with the problems until valid or out of retries.
@@ -269,6 +275,10 @@ async def run_extraction(
         while (article := await next_article()) is not None:
             on_result(await extractor.extract_article(article))
 
-    # One worker per concurrent call: with an in-process model that is one, so
-    # articles finish (and are written) one by one rather than all at the end.
-    await asyncio.gather(*(worker() for _ in range(extractor.concurrency)))
+    # With concurrent calls, twice as many workers as calls, so that a prepared
+    # call is waiting whenever a slot frees up (see `Extractor._call`). An
+    # in-process model runs one call at a time and blocks the loop while it
+    # does, so there one worker: articles finish and are written one by one.
+    concurrency = extractor.concurrency
+    workers = 1 if concurrency == 1 else 2 * concurrency
+    await asyncio.gather(*(worker() for _ in range(workers)))

@@ -47,7 +47,6 @@ class RunSummary:
     usage: Usage = field(default_factory=Usage)
     cached_calls: int = 0
     seconds: float = 0.0
-    article_seconds: float = 0.0
     resumed_skipped: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -61,7 +60,9 @@ class RunSummary:
             "usage": self.usage.model_dump(),
             "cached_calls": self.cached_calls,
             "seconds": round(self.seconds, 3),
-            "seconds_per_article": round(self.article_seconds / self.articles, 3) if self.articles else None,
+            # Wall time over articles: the throughput at this concurrency, which
+            # is what a user planning a larger run needs.
+            "seconds_per_article": round(self.seconds / self.articles, 3) if self.articles else None,
             "resumed_skipped": self.resumed_skipped,
         }
 
@@ -232,7 +233,6 @@ def execute_run(
             failures.write(_failure_record(result.article.id, result.article.source, result.stage, result.failure or "failed"))
             summary.failed += 1
         summary.cached_calls += result.cached_calls
-        summary.article_seconds += result.seconds
         if on_progress:
             on_progress(result)
 

@@ -25,6 +25,7 @@ from .strategies import Unit
 
 DROP_REASONS = ("unaligned", "blank", "repetition", "duplicate", "invalid")
 _WORD = re.compile(r"\w+", re.UNICODE)
+_CHAR_RUN = re.compile(r"(.)\1{15,}")
 
 
 @dataclass
@@ -66,15 +67,19 @@ class CheckedAnswer:
 def is_degenerate(text: str) -> bool:
     """Looping output: a word 3-gram repeated 3+ times, or one word filling most of the text."""
     words = [w.lower() for w in _WORD.findall(text)]
-    if len(words) >= 9:
-        grams = Counter(zip(words, words[1:], words[2:], strict=False))
-        if grams.most_common(1)[0][1] >= 3:
+    n = len(words)
+    # The counts are only needed when the cheap set sizes allow a hit: a gram
+    # seen 3 times leaves at least 2 duplicates among the grams, and a word
+    # filling over half the text leaves at most n // 2 distinct words.
+    if n >= 9:
+        grams = list(zip(words, words[1:], words[2:], strict=False))
+        if len(grams) - len(set(grams)) >= 2 and Counter(grams).most_common(1)[0][1] >= 3:
             return True
-    if len(words) >= 8:
+    if n >= 8 and len(set(words)) <= n // 2 + 1:
         top = Counter(words).most_common(1)[0][1]
-        if top / len(words) > 0.5:
+        if top / n > 0.5:
             return True
-    return bool(re.search(r"(.)\1{15,}", text))
+    return bool(_CHAR_RUN.search(text))
 
 
 @lru_cache(maxsize=4096)

@@ -198,3 +198,54 @@ def test_no_speaker_answer_can_fall_back_to_the_rule_guess(tmp_path: Path) -> No
     assert result.extraction is not None
     [kept] = result.extraction.claims
     assert (kept.speaker, kept.stance) == ("Mayor Anna Berg", "neutral")
+
+
+class _SlowProvider(FakeProvider):
+    """Answers after a real await, counting the calls in flight and logging events."""
+
+    def __init__(self, events: list[tuple[str, str]]) -> None:
+        super().__init__(lambda request: answer(claim('the plan "will not pass until the audit is done"')))
+        self.events = events
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        article_id = request.messages[-1][1].split("ARTICLE-ID ")[1].split()[0]
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        self.events.append(("call", article_id))
+        await asyncio.sleep(0.01)
+        self.in_flight -= 1
+        self.events.append(("answer", article_id))
+        return await super().complete(request)
+
+
+def test_calls_in_flight_stay_at_the_limit_and_a_freed_slot_is_refilled_before_the_answer_is_checked(
+    monkeypatch,
+) -> None:
+    import extractor.pipeline as pipeline
+    from extractor.pipeline import run_extraction
+
+    events: list[tuple[str, str]] = []
+    original_check = pipeline.check_answer
+
+    def logged_check(text, article, window, kept):  # type: ignore[no-untyped-def]
+        article_id = article.split("ARTICLE-ID ")[1].split()[0]
+        events.append(("check", article_id))
+        return original_check(text, article, window, kept)
+
+    monkeypatch.setattr(pipeline, "check_answer", logged_check)
+    provider = _SlowProvider(events)
+    extractor = Extractor(load_prompt("claims-whole@v1", ROOT / "prompts"), provider, ExtractOptions(concurrency=3))
+    articles = [
+        Article(id=f"a{i}", source="test", text=ARTICLE.text.replace("Critics", f"ARTICLE-ID x{i} Critics"))
+        for i in range(12)
+    ]
+    results = []
+    asyncio.run(run_extraction(extractor, articles, results.append, lambda problem: None))
+
+    assert len(results) == 12 and all(r.extraction and r.extraction.claims for r in results)
+    assert provider.max_in_flight == 3  # reached, never exceeded, with twice as many workers
+    # Once the first wave is answered, each answer's slot goes to a waiting
+    # call before that answer is checked.
+    assert events.index(("call", "x3")) < events.index(("check", "x0"))

@@ -12,13 +12,12 @@ permanent error (4xx, refusal) is the request's fault and is raised at once.
 replay do not depend on the endpoints.
 
 `GuidedJsonProvider` is an `OpenAICompatibleProvider` that also sends
-`extra_body={"guided_json": schema}` (vLLM's guided decoding) with every call.
+`"guided_json": schema` (vLLM's guided decoding) in the body of every call.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -32,21 +31,10 @@ DEFAULT_COOLDOWN = 30.0
 
 
 class GuidedJsonProvider(OpenAICompatibleProvider):
-    """Sends the answer schema as vLLM `guided_json` too (in `extra_body`), besides `response_format`."""
+    """Sends the answer schema as vLLM `guided_json` too, besides `response_format`."""
 
-    def __init__(self, model: str, **kwargs: Any) -> None:
-        super().__init__(model, **kwargs)
-        completions: Any = self.client.chat.completions  # a cached property: the same object each call
-        original = completions.create
-
-        @functools.wraps(original)
-        async def create(**params: Any) -> Any:
-            schema = params["response_format"]["json_schema"]["schema"]
-            extra = dict(params.pop("extra_body", None) or {})
-            extra["guided_json"] = schema
-            return await original(**params, extra_body=extra)
-
-        completions.create = create
+    def request_body(self, request: CompletionRequest) -> dict[str, Any]:
+        return {**super().request_body(request), "guided_json": request.json_schema}
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "guided_json": True}

@@ -28,7 +28,6 @@ import random
 import time
 from typing import Any
 
-import httpx
 import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
@@ -51,7 +50,7 @@ def _is_transient(exc: BaseException) -> bool:
         return exc.transient
     return isinstance(
         exc,
-        openai.APIConnectionError | openai.APITimeoutError | httpx.TransportError | TimeoutError | _BadResponse,
+        openai.APIConnectionError | openai.APITimeoutError | TimeoutError | _BadResponse,
     )
 
 
@@ -162,36 +161,36 @@ class OpenAICompatibleProvider(Provider):
             "json_schema": {"name": "claims", "schema": schema, "strict": False},
         }
 
+    def request_body(self, request: CompletionRequest) -> dict[str, Any]:
+        """The JSON body of a chat completion call (subclasses add fields)."""
+        return {
+            "model": self.model,
+            "messages": request.message_dicts(),
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "seed": request.seed,
+            "response_format": self._response_format(request.json_schema),
+        }
+
     async def _once(self, request: CompletionRequest) -> Completion:
-        create: Any = self.client.chat.completions.create
+        # The SDK's low-level `post` with a body we serialise ourselves and the
+        # raw bytes back: it still sends the auth header and maps HTTP errors to
+        # its exceptions, but skips `create`'s per-call walk over the messages
+        # and schema and the pydantic model of the reply, which cost ~1 ms of
+        # CPU per call (a quarter of the client's time at 32 calls in flight).
         try:
             # The SDK's timeout is per read; this bounds the whole attempt.
             async with asyncio.timeout(self.timeout):
-                response = await create(
-                    model=self.model,
-                    messages=request.message_dicts(),
-                    temperature=request.temperature,
-                    max_tokens=request.max_tokens,
-                    seed=request.seed,
-                    response_format=self._response_format(request.json_schema),
+                raw = await self.client.post(
+                    "/chat/completions",
+                    cast_to=bytes,
+                    content=json.dumps(self.request_body(request), ensure_ascii=False).encode("utf-8"),
+                    options={"headers": {"Content-Type": "application/json"}},
                 )
-        except json.JSONDecodeError as exc:
-            raise _BadResponse(f"response body is not valid JSON ({exc.msg})") from None
-        try:
-            if not response.choices:
-                raise _BadResponse("server returned no choices")
-            choice = response.choices[0]
-            message = choice.message
-            usage = response.usage
-            return Completion(
-                text=message.content or "",
-                finish_reason=choice.finish_reason or "stop",
-                prompt_tokens=int(usage.prompt_tokens or 0) if usage else 0,
-                completion_tokens=int(usage.completion_tokens or 0) if usage else 0,
-                refusal=getattr(message, "refusal", None),
-            )
-        except (AttributeError, IndexError, KeyError, TypeError, ValueError):
-            raise _BadResponse("response is not a chat completion") from None
+            payload = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise _BadResponse(f"response body is not valid JSON ({getattr(exc, 'msg', exc)})") from None
+        return _completion(payload)
 
     async def complete(self, request: CompletionRequest) -> Completion:
         try:
@@ -209,7 +208,7 @@ class OpenAICompatibleProvider(Provider):
                 f"{self.model_id}: HTTP {exc.status_code} after {self.max_attempts if transient else 1} attempt(s): {redact(_short(exc))}",
                 transient=transient,
             ) from None
-        except (openai.APIConnectionError, openai.APITimeoutError, httpx.TransportError) as exc:
+        except (openai.APIConnectionError, openai.APITimeoutError) as exc:
             raise ProviderError(
                 f"{self.model_id}: {type(exc).__name__} after {self.max_attempts} attempts: {redact(_short(exc))}",
                 transient=True,
@@ -230,6 +229,30 @@ class OpenAICompatibleProvider(Provider):
 
     async def aclose(self) -> None:
         await self.client.close()
+
+
+def _completion(payload: Any) -> Completion:
+    """The first choice of a chat completion body, or `_BadResponse`."""
+    try:
+        choices = payload["choices"]
+        if not choices:
+            raise _BadResponse("server returned no choices")
+        choice = choices[0]
+        message = choice["message"]
+        usage = payload.get("usage") or {}
+        content = message.get("content")
+        if content is not None and not isinstance(content, str):
+            raise TypeError("content is not a string")
+        refusal = message.get("refusal")
+        return Completion(
+            text=content or "",
+            finish_reason=choice.get("finish_reason") or "stop",
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            refusal=str(refusal) if refusal else None,
+        )
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        raise _BadResponse("response is not a chat completion") from None
 
 
 def _short(exc: BaseException) -> str:
