@@ -6,11 +6,13 @@ Derandomized and bounded, so they are deterministic and fast offline.
 from __future__ import annotations
 
 import random
+import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from extractor.articles import text_sha256
@@ -18,6 +20,8 @@ from extractor.evaluation.metrics import evaluate
 from extractor.grounding import fold, ground_evidence
 from extractor.jsonl import JsonlWriter, dumps_line, read_jsonl, repair_jsonl
 from extractor.schema import STANCES, ArticleExtraction, Claim, ClaimDraft, GoldFile, Span
+from extractor.strategies import _REPORTING, REPORTING_VERBS, has_reporting_verb
+from extractor.validation import is_degenerate
 
 PROPERTY = settings(
     derandomize=True,
@@ -334,3 +338,44 @@ def _fresh_path() -> Path:
     if not _BASE:
         _BASE.append(Path(tempfile.mkdtemp(prefix="extractor-props-")))
     return _BASE[0] / f"{next(_COUNTER)}.jsonl"
+
+
+# --- passage detection and the looping guard -------------------------------------
+
+_VERBS = [*REPORTING_VERBS.replace("[sz]", "s").split("|"), "emphasized", "according to"]
+_VERB_LOOKALIKES = ["SAID", "Said", "saidx", "xsaid", "_said", "said_", "ſaid", "calls  for", "Calls For",
+                    "accordingto", "ACCORDING TO", "call", "for", "to"]
+_FILLER = [" ", "  ", "\n", ",", ".", "-", "'", "İ", "é", "1", "word"]
+
+
+@PROPERTY
+@given(
+    st.lists(st.sampled_from(_FILLER), max_size=4),
+    st.sampled_from(_VERBS + _VERB_LOOKALIKES * 8),  # one word that may or may not be a verb
+    st.lists(st.sampled_from(_FILLER), max_size=4),
+)
+def test_has_reporting_verb_agrees_with_the_reporting_regex(before: list[str], word: str, after: list[str]) -> None:
+    text = "".join(before) + word + "".join(after)
+    assert has_reporting_verb(text) == (_REPORTING.search(text) is not None)
+
+
+def _is_degenerate_reference(text: str) -> bool:
+    """The guard as first written: full counts every time."""
+    words = [w.lower() for w in re.findall(r"\w+", text)]
+    if len(words) >= 9 and Counter(zip(words, words[1:], words[2:], strict=False)).most_common(1)[0][1] >= 3:
+        return True
+    if len(words) >= 8 and Counter(words).most_common(1)[0][1] / len(words) > 0.5:
+        return True
+    return bool(re.search(r"(.)\1{15,}", text))
+
+
+@PROPERTY
+@given(st.lists(st.sampled_from(["a", "b", "the", "The", "x", "aaaa", "İ", " ", "."]), max_size=40))
+# At the edges of the shortcuts: one 3-gram exactly 3 times and nothing else
+# repeated; one word in just over / exactly half of the words.
+@example(["p", "q", "r", "1", "p", "q", "r", "2", "p", "q", "r"])
+@example(["w", "1", "w", "2", "w", "3", "w", "4", "w"])
+@example(["w", "1", "w", "2", "w", "3", "w", "4"])
+def test_is_degenerate_agrees_with_the_full_count(words: list[str]) -> None:
+    text = " ".join(words)
+    assert is_degenerate(text) == _is_degenerate_reference(text)
