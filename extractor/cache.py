@@ -22,15 +22,18 @@ DEFAULT_CACHE_DIR = Path(os.environ.get("EXTRACTOR_CACHE", Path.home() / ".cache
 class ResponseStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root = os.fspath(root)
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> Completion | None:
-        path = self._path(key)
+        # Plain string paths: a replay reads one entry per call, and pathlib's
+        # joining and parsing cost more than the read itself.
         try:
-            entry = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+            with open(os.path.join(self._root, key[:2], f"{key}.json"), encoding="utf-8") as file:
+                entry = json.loads(file.read())
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
             return None
         response = entry.get("response") if isinstance(entry, dict) else None
         return Completion.from_record(response) if isinstance(response, dict) else None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .strategies import _REPORTING, REPORTING_VERBS, Unit
 
@@ -103,11 +104,15 @@ def conditions_in(text: str) -> list[str]:
 
 def speaker_aliases(article: str, speaker: str) -> list[str]:
     """Other names for `speaker` that the article uses: the surname alone."""
+    return list(_surname_alias(article, speaker))
+
+
+@lru_cache(maxsize=256)  # the same speaker is named in many passages of an article
+def _surname_alias(article: str, speaker: str) -> tuple[str, ...]:
     parts = speaker.split()
-    aliases = []
     if len(parts) >= 2 and parts[-1][:1].isupper() and re.search(rf"\b{re.escape(parts[-1])}\b", article):
-        aliases.append(parts[-1])
-    return aliases
+        return (parts[-1],)
+    return ()
 
 
 _LOWER_STARTS = {"the", "a", "an", "it", "its", "this", "that", "these", "those", "there", "they", "we", "he", "she", "our", "their", "his", "her"}

@@ -180,9 +180,15 @@ def check_answer(
 NO_SPEAKER = {"", "none", "unknown", "n/a", "null", "nobody", "journalist", "the journalist", "author", "the author"}
 
 
+@lru_cache(maxsize=16)
+def _lowered(article: str) -> str:
+    """The article lower-cased, once per article rather than once per passage."""
+    return article.lower()
+
+
 def _speaker_in_article(speaker: str, article: str) -> bool:
     """Some word of the speaker's name (3+ letters, capitalised) occurs in the article."""
-    lowered = article.lower()
+    lowered = _lowered(article)
     words = [w for w in _WORD.findall(speaker) if len(w) >= 3]
     return any(w.lower() in lowered for w in words) if words else False
 

@@ -344,7 +344,9 @@ def _fresh_path() -> Path:
 
 _VERBS = [*REPORTING_VERBS.replace("[sz]", "s").split("|"), "emphasized", "according to"]
 _VERB_LOOKALIKES = ["SAID", "Said", "saidx", "xsaid", "_said", "said_", "ſaid", "calls  for", "Calls For",
-                    "accordingto", "ACCORDING TO", "call", "for", "to"]
+                    "accordingto", "ACCORDING TO", "call", "for", "to",
+                    # letters IGNORECASE matches to i, s and k; a ligature it does not
+                    "saıd", "SAİD", "İsaid", "ſays", "maKes clear", "accordıng to", "conﬁrmed"]
 _FILLER = [" ", "  ", "\n", ",", ".", "-", "'", "İ", "é", "1", "word"]
 
 
