@@ -73,11 +73,14 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     return data.decode("latin-1"), "latin-1"
 
 
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13))
+
+
 def looks_binary(data: bytes) -> bool:
     sample = data[:4096]
     if b"\x00" in sample:
         return True
-    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    control = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     return bool(sample) and control / len(sample) > 0.05
 
 

@@ -93,3 +93,15 @@ def test_passages_join_a_quote_that_spans_sentences_but_not_a_new_speaker() -> N
         "Peskov said Moscow was ready to cooperate.",
     ]
     assert units[1].context == "The results must be official,” Putin said."  # the sentence before
+
+
+def test_looks_binary_counts_control_bytes_but_not_whitespace() -> None:
+    from extractor.articles import looks_binary
+
+    text = b"a" * 950
+    assert not looks_binary(text + b"\x01" * 50)  # exactly 5% control bytes
+    assert looks_binary(text[:-1] + b"\x01" * 51)  # just over
+    assert not looks_binary(text + b"\t\n\x0c\r" * 50)  # tab, newline, form feed, CR are text
+    assert not looks_binary(b"x" * 8000 + b"\x00")  # only the first 4,096 bytes are looked at ...
+    assert not looks_binary(b"x" * 4096 + b"\x01" * 4000)  # ... for NULs and control bytes alike
+    assert not looks_binary(b"")
