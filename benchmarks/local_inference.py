@@ -12,10 +12,11 @@ to both, so both instances see the same prompt-prefix reuse. Rounds alternate
 provider / raw; tokens per second = completion tokens / wall seconds.
 
 Part 2, seconds per seed article for each strategy through `Extractor`
-(no cache): claims@v2 (passages, labels), claims@v1 (passages, full claims)
-and claims-whole@v1 (whole article, one article only, with max_tokens capped
-by `--whole-max-tokens` and no re-ask, since an uncapped answer takes many
-minutes at this speed).
+(no cache, concurrency 1, the model loaded beforehand): by default the default
+prompt (passages, labels, up to 2 re-asks) on all 5 seeds, and
+claims-whole@v1 (the whole article in one call) on 2, with max_tokens capped
+by `--whole-max-tokens` and no re-ask, since its own 4,000-token budget takes
+many minutes per call at this speed. `--prompts REF:N ...` picks others.
 
 Run only on an otherwise idle machine (it samples the CPUs' busy share first):
 
@@ -37,7 +38,7 @@ from benchlib import ROOT, isolate_environment, machine, print_machine, summariz
 from extractor.articles import Article, read_articles
 from extractor.llm import CompletionRequest
 from extractor.pipeline import ExtractOptions, Extractor
-from extractor.prompts import load_prompt
+from extractor.prompts import DEFAULT_PROMPT, load_prompt
 from extractor.providers.local import LocalProvider, resolve_model_path
 
 MODEL = "qwen2.5-coder-1.5b"
@@ -207,9 +208,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--calls", type=int, default=4, help="passage prompts per round")
-    parser.add_argument("--v2-articles", type=int, default=5, help="seed articles for claims@v2")
-    parser.add_argument("--v1-articles", type=int, default=2, help="seed articles for claims@v1")
-    parser.add_argument("--whole-max-tokens", type=int, default=600)
+    parser.add_argument("--prompts", nargs="+", default=[f"{DEFAULT_PROMPT}:5", "claims-whole@v1:2"],
+                        metavar="REF:N", help="prompt and number of seed articles, per strategy"
+                        " (default: the default prompt, passages, on all 5 seeds; the whole-article prompt on 2)")
+    parser.add_argument("--whole-max-tokens", type=int, default=600,
+                        help="max_tokens for whole-article prompts (their own 4,000 takes many minutes per call here)")
     parser.add_argument("--skip-strategies", action="store_true", help="only the provider/raw comparison")
     parser.add_argument("--skip-overhead", action="store_true", help="only the seconds per seed article")
     parser.add_argument("--max-busy", type=float, default=0.15,
@@ -247,14 +250,17 @@ def main() -> int:
     if not args.skip_strategies:
         seeds = seed_articles()
         print("\nseconds per seed article (no cache):")
-        results["strategies"] = [
-            seconds_per_article("claims@v2", seeds[: args.v2_articles], None, 2),
-            seconds_per_article("claims@v1", seeds[: args.v1_articles], None, 2),
-            seconds_per_article("claims-whole@v1", seeds[:1], args.whole_max_tokens, 0),
-        ]
+        results["strategies"] = []
+        for spec in args.prompts:
+            ref, _, count = spec.partition(":")
+            whole = load_prompt(ref).meta.strategy == "whole"
+            # A capped whole-article answer is often cut off; re-asking it would
+            # only repeat the same capped call, so it gets none.
+            results["strategies"].append(seconds_per_article(
+                ref, seeds[: int(count or 1)], args.whole_max_tokens if whole else None, 0 if whole else 2))
         for row in results["strategies"]:
             stats = row["seconds_per_article"]
-            print(f"  {row['prompt']}: median {stats['median']:.1f} s per article"
+            print(f"  {row['prompt']} (max_tokens {row['max_tokens']}): median {stats['median']:.1f} s per article"
                   f" (min {stats['min']:.1f}, max {stats['max']:.1f}, n={stats['n']})")
     write_json(args.json, results)
     return 0
