@@ -10,6 +10,7 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 
@@ -70,14 +71,23 @@ class CompletionRequest:
         return {"temperature": self.temperature, "max_tokens": self.max_tokens, "seed": self.seed}
 
     def cache_key(self, model_id: str) -> str:
-        """Content address: model, parameters, messages and schema."""
-        payload = {
-            "model": model_id,
-            "params": self.params(),
-            "messages": self.message_dicts(),
-            "schema": schema_id(self.json_schema),
-        }
-        return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+        """Content address: model, parameters, messages and schema.
+
+        The sha256 of `canonical_json({"model", "params", "messages",
+        "schema"})`, built in pieces so that the messages every call of a
+        prompt shares (system prompt, few-shot examples) are encoded once.
+        """
+        rest = canonical_json({"model": model_id, "params": self.params(), "schema": schema_id(self.json_schema)})
+        messages = ",".join(_message_json(role, content) for role, content in self.messages)
+        # Keys sort as messages < model < params < schema, so the whole
+        # document is the messages, then `rest` without its opening brace.
+        document = '{"messages":[' + messages + "]," + rest[1:]
+        return hashlib.sha256(document.encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=256)
+def _message_json(role: str, content: str) -> str:
+    return canonical_json({"role": role, "content": content})
 
 
 @dataclass

@@ -5,6 +5,7 @@ Derandomized and bounded, so they are deterministic and fast offline.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 from collections import Counter
@@ -19,6 +20,7 @@ from extractor.articles import text_sha256
 from extractor.evaluation.metrics import evaluate
 from extractor.grounding import fold, ground_evidence
 from extractor.jsonl import JsonlWriter, dumps_line, read_jsonl, repair_jsonl
+from extractor.llm import CompletionRequest, canonical_json
 from extractor.schema import STANCES, ArticleExtraction, Claim, ClaimDraft, GoldFile, Span
 from extractor.strategies import _REPORTING, REPORTING_VERBS, has_reporting_verb
 from extractor.validation import is_degenerate
@@ -381,3 +383,31 @@ def _is_degenerate_reference(text: str) -> bool:
 def test_is_degenerate_agrees_with_the_full_count(words: list[str]) -> None:
     text = " ".join(words)
     assert is_degenerate(text) == _is_degenerate_reference(text)
+
+
+# --- the cache key -----------------------------------------------------------------
+
+
+@PROPERTY
+@given(
+    st.lists(st.tuples(st.sampled_from(["system", "user", "assistant"]), st.text(alphabet=TRICKY, max_size=40)), max_size=5),
+    st.floats(min_value=0, max_value=2, allow_nan=False),
+    st.integers(min_value=1, max_value=4000),
+    st.text(max_size=12),
+)
+def test_cache_key_is_the_hash_of_the_canonical_request(
+    messages: list[tuple[str, str]], temperature: float, max_tokens: int, model_id: str
+) -> None:
+    """Built in pieces for speed, but the same key as hashing the whole request
+    (recorded responses are found by it)."""
+    schema = {"type": "object", "properties": {"ü": {"type": "string"}}}
+    request = CompletionRequest.build(
+        [{"role": r, "content": c} for r, c in messages], schema, temperature=temperature, max_tokens=max_tokens
+    )
+    payload = {
+        "model": model_id,
+        "params": {"temperature": temperature, "max_tokens": max_tokens, "seed": 0},
+        "messages": [{"role": r, "content": c} for r, c in messages],
+        "schema": hashlib.sha256(canonical_json(schema).encode("utf-8")).hexdigest()[:16],
+    }
+    assert request.cache_key(model_id) == hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()

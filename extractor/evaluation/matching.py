@@ -40,11 +40,12 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Literal
 
 from ..schema import ClaimDraft
+
+if TYPE_CHECKING:  # numpy is imported where matching runs, not by importers of the name helpers
+    import numpy as np
 
 # `Claim` (a prediction with `evidence_span`) is a `ClaimDraft`; gold claims are drafts.
 ClaimLike = ClaimDraft
@@ -270,6 +271,8 @@ def _name_key(claim: ClaimLike) -> tuple[tuple[str, ...], ...]:
 def pair_signals(pred: Sequence[ClaimLike], gold: Sequence[ClaimLike], text: str | None) -> PairSignals:
     """The signals `match_claims` thresholds, for every pair (same values as
     `speakers_agree` and `evidence_overlap` pair by pair)."""
+    import numpy as np
+
     pred_keys = [_name_key(c) for c in pred]
     gold_keys = [_name_key(c) for c in gold]
     distinct_pred = {k: i for i, k in enumerate(dict.fromkeys(pred_keys))}
@@ -324,6 +327,8 @@ def match_claims(
     `pair_signals` on the same arguments) saves recomputing them when one
     article is matched at several thresholds.
     """
+    import numpy as np
+
     if not pred or not gold:
         return []
     if signals is None:

@@ -36,8 +36,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from ..articles import text_sha256
 from ..schema import STANCES, ArticleExtraction, Claim, ClaimDraft, GoldFile
 from .matching import (
@@ -81,6 +79,8 @@ def prf(tp: int, n_pred: int, n_gold: int) -> PRF:
 
 
 def mean_prf(scores: Sequence[PRF]) -> PRF | None:
+    import numpy as np  # numpy and scipy are imported where scoring runs, not by every command
+
     if not scores:
         return None
     return PRF(
@@ -137,6 +137,8 @@ def speaker_scores(pred: Sequence[ClaimLike], gold: Sequence[ClaimLike]) -> PRF:
     pred_entities, gold_entities = speaker_entities(pred), speaker_entities(gold)
     tp = 0
     if pred_entities and gold_entities:
+        import numpy as np
+
         agree = np.array(
             [[1.0 if name_sets_agree(p, g) else 0.0 for g in gold_entities] for p in pred_entities]
         )
@@ -223,6 +225,8 @@ class ConditionCounts:
         presence: dict[str, float | None] = dict.fromkeys(("precision", "recall", "f1"))
         if self.pairs:
             presence = dict(prf(self.tp, self.tp + self.fp, self.tp + self.fn).as_dict())
+        import numpy as np
+
         content = float(np.mean(self.content)) if self.content else None
         return {
             "n": self.pairs,
@@ -312,6 +316,8 @@ def bootstrap_f1_ci(
     seed: int = BOOTSTRAP_SEED,
 ) -> list[float] | None:
     """95% percentile bootstrap interval of micro F1, resampling articles."""
+    import numpy as np
+
     if not matched:
         return None
     rng = np.random.default_rng(seed)
