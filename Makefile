@@ -14,8 +14,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[local,dev]'
 	touch $@
 
-# Three of the five seed articles keep a fresh-clone demo near 10 minutes with
-# the install (about 70-100 s per article on 2 cores; BENCHMARKS.md, item 6).
+# Three of the five seed articles keep a fresh-clone demo, install included,
+# under 10 minutes on a slow 2-core VM (70-140 s per article; BENCHMARKS.md, item 6).
 # All five: make demo DEMO_INPUTS=seeds/
 DEMO_INPUTS ?= seeds/000_f48d134cfef3c9e7.txt seeds/003_3a96dd3a79ee5c82.txt seeds/004_e6ab56d9d89493b2.txt
 
