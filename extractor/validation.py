@@ -70,7 +70,7 @@ def is_degenerate(text: str) -> bool:
     n = len(words)
     # The counts are only needed when the cheap set sizes allow a hit: a gram
     # seen 3 times leaves at least 2 duplicates among the grams, and a word
-    # filling over half the text leaves at most n // 2 distinct words.
+    # filling over half the text leaves at most n // 2 + 1 distinct words.
     if n >= 9:
         grams = list(zip(words, words[1:], words[2:], strict=False))
         if len(grams) - len(set(grams)) >= 2 and Counter(grams).most_common(1)[0][1] >= 3:
