@@ -94,11 +94,19 @@ def child_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_and_stop_midway(tmp_path: Path, argv: list[str], sig: signal.Signals) -> tuple[subprocess.Popen[str], int]:
     """Start the run, wait until some articles are written, send `sig`; returns (process, lines seen)."""
     extractions = Path(argv[argv.index("-o") + 1]) / "extractions.jsonl"
     proc = subprocess.Popen(
         argv, cwd=ROOT, env=child_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # As at a terminal: a job started in the background by a non-interactive
+        # shell (`nohup make test &`) inherits SIGINT ignored, and would never
+        # see the Ctrl-C this test sends.
+        preexec_fn=_default_sigint,
     )
     deadline = time.monotonic() + 30
     lines = 0
