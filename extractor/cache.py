@@ -24,14 +24,14 @@ class ResponseStore:
         self.root = root
         self._root = os.fspath(root)
 
-    def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
+    def _path(self, key: str) -> str:
+        # A plain string: a replay reads one entry per call, and pathlib's
+        # joining and parsing cost more than the read itself.
+        return os.path.join(self._root, key[:2], f"{key}.json")
 
     def get(self, key: str) -> Completion | None:
-        # Plain string paths: a replay reads one entry per call, and pathlib's
-        # joining and parsing cost more than the read itself.
         try:
-            with open(os.path.join(self._root, key[:2], f"{key}.json"), encoding="utf-8") as file:
+            with open(self._path(key), encoding="utf-8") as file:
                 entry = json.loads(file.read())
         except (OSError, json.JSONDecodeError, UnicodeDecodeError):
             return None
@@ -49,7 +49,7 @@ class ResponseStore:
             },
             "response": completion.to_record(),
         }
-        path = self._path(key)
+        path = Path(self._path(key))
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(redact(json.dumps(entry, indent=1, ensure_ascii=False)) + "\n", encoding="utf-8")
