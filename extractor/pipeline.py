@@ -9,7 +9,6 @@ never imports a backend.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -86,7 +85,6 @@ class ArticleResult:
     extraction: ArticleExtraction | None
     failure: str | None = None
     stage: str = "extract"
-    seconds: float = 0.0
     cached_calls: int = 0
 
 
@@ -204,7 +202,6 @@ class Extractor:
         return UnitOutcome(claims, +dropped, usage, cached_calls, best.parsed, problem)
 
     async def extract_article(self, article: Article) -> ArticleResult:
-        started = time.perf_counter()
         kept: list[Claim] = []
         dropped: Counter[str] = Counter()
         usage = Usage()
@@ -222,11 +219,11 @@ class Extractor:
                 usage.add(outcome.usage)
                 cached_calls += outcome.cached_calls
         except ProviderError as exc:
-            return ArticleResult(article, None, str(exc), "model", time.perf_counter() - started)
+            return ArticleResult(article, None, str(exc), "model")
         if outcomes and not any(o.parsed for o in outcomes):
             # Not one usable answer: a failure to retry (e.g. with --resume), not an empty article.
             reason = f"no valid answer for any of {len(outcomes)} unit(s) after {self.options.max_retries} re-ask(s): {outcomes[-1].problem}"
-            return ArticleResult(article, None, reason, "model", time.perf_counter() - started)
+            return ArticleResult(article, None, reason, "model")
         kept.sort(key=lambda c: (c.evidence_span.start if c.evidence_span else len(article.text), c.speaker))
         extraction = ArticleExtraction(
             article_id=article.id,
@@ -237,7 +234,7 @@ class Extractor:
             usage=usage,
             dropped=dict(sorted(dropped.items())),
         )
-        return ArticleResult(article, extraction, seconds=time.perf_counter() - started, cached_calls=cached_calls)
+        return ArticleResult(article, extraction, cached_calls=cached_calls)
 
 
 ResultSink = Callable[[ArticleResult], None]
