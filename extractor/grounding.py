@@ -195,14 +195,8 @@ def fold(text: str) -> FoldedText:
         blocks.append((length, pos, len(text)))
         length += len(text) - pos
     folded = "".join(parts)
-    firsts = [b[0] for b in blocks]
-
-    def end_of(index: int) -> int:
-        """Original end of the pre-collapse char at `index`."""
-        block = bisect.bisect_right(firsts, index) - 1
-        first, origin, last_end = blocks[block]
-        following = blocks[block + 1][0] if block + 1 < len(blocks) else length
-        return last_end if index == following - 1 else origin + index - first + 1
+    # Original end of each pre-collapse char.
+    ends_before = _Offsets([b[0] for b in blocks], [b[1] for b in blocks], [b[2] for b in blocks], length, ends=True)
 
     # Collapse whitespace runs (keep the first space of a run, spanning the
     # run; drop leading whitespace): the kept pieces, each as (lo, hi, end of
@@ -211,7 +205,7 @@ def fold(text: str) -> FoldedText:
     kept = 0
     for begin, end in _space_runs(folded):
         if begin > 0:  # a leading run is dropped
-            pieces.append((kept, begin + 1, end_of(end - 1)))
+            pieces.append((kept, begin + 1, ends_before[end - 1]))
         kept = end
     if kept < length:
         pieces.append((kept, length, None))
